@@ -1,0 +1,27 @@
+"""The `fipsforge` command: a thin layer over the capability packages."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from fipsforge.console import stderr_console
+from fipsforge.errors import FipsforgeError
+from fipsforge.stack.cli import app as stack_app
+
+app = typer.Typer(
+    name="fipsforge",
+    help="Kernel-independent FIPS 140-3 container images: build, test, verify, entropy, evidence.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(stack_app, name="stack")
+
+
+def main() -> None:
+    try:
+        app()
+    except FipsforgeError as error:
+        stderr_console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+        sys.exit(2)

@@ -1,0 +1,207 @@
+"""Test helpers that craft raw tar layers (hostile ones included), OCI layouts and docker archives."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import tarfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
+LAYER_TAR = "application/vnd.oci.image.layer.v1.tar"
+MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+INDEX = "application/vnd.oci.image.index.v1+json"
+CONFIG = "application/vnd.oci.image.config.v1+json"
+
+
+@dataclass
+class Entry:
+    """One tar member: kind is file, dir, symlink, hardlink, chr, blk or fifo."""
+
+    name: str
+    kind: str = "file"
+    data: bytes = b""
+    linkname: str = ""
+    mode: int = 0o644
+    size: int | None = None  # header size override (for bombs); data is then a generator of zeros
+
+
+_TYPES = {
+    "file": tarfile.REGTYPE,
+    "dir": tarfile.DIRTYPE,
+    "symlink": tarfile.SYMTYPE,
+    "hardlink": tarfile.LNKTYPE,
+    "chr": tarfile.CHRTYPE,
+    "blk": tarfile.BLKTYPE,
+    "fifo": tarfile.FIFOTYPE,
+}
+
+
+def tar_bytes(entries: list[Entry]) -> bytes:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        for entry in entries:
+            info = tarfile.TarInfo(entry.name)
+            info.type = _TYPES[entry.kind]
+            info.mode = entry.mode if entry.kind != "dir" else 0o755
+            info.linkname = entry.linkname
+            if entry.kind == "file":
+                info.size = len(entry.data)
+                archive.addfile(info, io.BytesIO(entry.data))
+            else:
+                archive.addfile(info)
+    return out.getvalue()
+
+
+def layer(entries: list[Entry], compress: bool = True) -> bytes:
+    raw = tar_bytes(entries)
+    return gzip.compress(raw, compresslevel=1, mtime=0) if compress else raw
+
+
+def zero_bomb_layer(size: int) -> bytes:
+    """A gzip layer with one entry whose header claims `size` bytes of zeros (compresses to ~size/1000)."""
+    header = tarfile.TarInfo("bomb")
+    header.size = size
+    raw = io.BytesIO()
+    with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1, mtime=0) as packed:
+        packed.write(header.tobuf(format=tarfile.GNU_FORMAT))
+        chunk = bytes(1 << 20)
+        left = size
+        while left > 0:
+            packed.write(chunk[: min(left, len(chunk))])
+            left -= len(chunk)
+        packed.write(bytes(1024))
+    return raw.getvalue()
+
+
+def tree_entries(root: Path, prefix: str = "") -> list[Entry]:
+    """Entries for every file, dir and symlink under `root` (a staged tree), paths relative to it."""
+    entries: list[Entry] = []
+    for path in sorted(root.rglob("*")):
+        name = prefix + path.relative_to(root).as_posix()
+        if path.is_symlink():
+            entries.append(Entry(name, "symlink", linkname=str(path.readlink())))
+        elif path.is_dir():
+            entries.append(Entry(name, "dir"))
+        elif path.is_file():
+            entries.append(Entry(name, "file", path.read_bytes(), mode=path.stat().st_mode & 0o777))
+    return entries
+
+
+def _gz(data: bytes) -> bool:
+    return data[:2] == b"\x1f\x8b"
+
+
+def _digest(data: bytes) -> str:
+    return f"sha256:{hashlib.sha256(data).hexdigest()}"
+
+
+@dataclass
+class Layout:
+    """An OCI image layout being written: blobs plus index entries."""
+
+    root: Path
+    index: list[dict[str, Any]] = field(default_factory=list)
+
+    def blob(self, data: bytes) -> str:
+        digest = _digest(data)
+        target = self.root / "blobs" / "sha256" / digest.split(":")[1]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        return digest
+
+    def add_image(
+        self,
+        layers: list[bytes],
+        env: list[str] | None = None,
+        tag: str | None = "latest",
+    ) -> str:
+        diff_ids = [_digest(gzip.decompress(x) if _gz(x) else x) for x in layers]
+        config = {
+            "architecture": "amd64",
+            "os": "linux",
+            "config": {"Env": env or ["PATH=/usr/bin:/bin"]},
+            "rootfs": {"type": "layers", "diff_ids": diff_ids},
+        }
+        config_bytes = json.dumps(config).encode()
+        manifest = {
+            "schemaVersion": 2,
+            "mediaType": MANIFEST,
+            "config": {"mediaType": CONFIG, "digest": self.blob(config_bytes), "size": len(config_bytes)},
+            "layers": [
+                {"mediaType": LAYER_GZIP if _gz(x) else LAYER_TAR, "digest": self.blob(x), "size": len(x)}
+                for x in layers
+            ],
+        }
+        return self._add_manifest(manifest, tag)
+
+    def add_artifact(self, subject: str, artifact_type: str, payload: bytes, media_type: str) -> str:
+        """An OCI 1.1 artifact (e.g. an SBOM) whose `subject` is the image manifest `subject`."""
+        empty = self.blob(b"{}")
+        subject_size = (self.root / "blobs" / "sha256" / subject.split(":")[1]).stat().st_size
+        manifest = {
+            "schemaVersion": 2,
+            "mediaType": MANIFEST,
+            "artifactType": artifact_type,
+            "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty, "size": 2},
+            "layers": [{"mediaType": media_type, "digest": self.blob(payload), "size": len(payload)}],
+            "subject": {"mediaType": MANIFEST, "digest": subject, "size": subject_size},
+        }
+        return self._add_manifest(manifest, None, artifact_type)
+
+    def _add_manifest(
+        self, manifest: dict[str, Any], tag: str | None, artifact_type: str | None = None
+    ) -> str:
+        data = json.dumps(manifest).encode()
+        digest = self.blob(data)
+        entry: dict[str, Any] = {"mediaType": MANIFEST, "digest": digest, "size": len(data)}
+        if tag:
+            entry["annotations"] = {"org.opencontainers.image.ref.name": tag}
+        if artifact_type:
+            entry["artifactType"] = artifact_type
+        self.index.append(entry)
+        self.write_index()
+        return digest
+
+    def write_index(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        (self.root / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
+        index = {"schemaVersion": 2, "mediaType": INDEX, "manifests": self.index}
+        (self.root / "index.json").write_text(json.dumps(index))
+
+
+def write_layout(root: Path, layers: list[bytes], env: list[str] | None = None) -> tuple[Layout, str]:
+    layout = Layout(root)
+    return layout, layout.add_image(layers, env)
+
+
+def write_docker_archive(path: Path, layers: list[bytes], env: list[str] | None = None) -> None:
+    """A `docker save`-style tar: manifest.json, config JSON and `<n>/layer.tar` members."""
+    config = {
+        "architecture": "amd64",
+        "os": "linux",
+        "config": {"Env": env or []},
+        "rootfs": {"diff_ids": []},
+    }
+    members: dict[str, bytes] = {"config.json": json.dumps(config).encode()}
+    names = []
+    for number, data in enumerate(layers):
+        names.append(f"{number}/layer.tar")
+        members[names[-1]] = data
+    members["manifest.json"] = json.dumps(
+        [{"Config": "config.json", "RepoTags": [], "Layers": names}]
+    ).encode()
+    with tarfile.open(path, "w") as archive:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+
+
+def snapshot(root: Path) -> set[str]:
+    """Every path under `root` (to show nothing new appeared)."""
+    return {str(p) for p in root.rglob("*")}

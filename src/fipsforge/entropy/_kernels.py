@@ -1,0 +1,635 @@
+# Inside compiled kernels Python ints and numpy int64 scalars are the same machine type:
+# mypy: disable-error-code="assignment,arg-type"
+"""Compiled inner loops of the SP 800-90B estimators (numba, cached on disk, GIL released).
+
+Each kernel takes plain numpy arrays and returns counts; the formulas that turn counts into
+probabilities and entropies live in `estimators.py`. The sequential predictors (§6.3.7-§6.3.10) are
+simulated step by step exactly as SP 800-90B describes them, including the dictionary size limits,
+so their counts equal the reference tool's.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+_jit = njit(cache=True, nogil=True)
+
+U64 = np.uint64
+_M1 = np.uint64(0x9E3779B97F4A7C15)
+_M2 = np.uint64(0xC2B2AE3D27D4EB4F)
+_M3 = np.uint64(0x165667B19E3779F9)
+
+
+# ----------------------------------------------------------------------------------------------
+# §6.3.2 collision estimate (binary data)
+
+
+@_jit
+def collision_counts(bits: np.ndarray) -> tuple[int, int, int]:
+    """Walk the sequence to successive collisions; return (v, sum t_i, sum t_i^2)."""
+    n = bits.shape[0]
+    i = 0
+    v = 0
+    s2 = 0
+    while i < n - 1:
+        if bits[i] == bits[i + 1]:
+            t = 2
+        elif i < n - 2:
+            t = 3
+        else:
+            break
+        v += 1
+        s2 += t * t
+        i += t
+    return v, i, s2
+
+
+# ----------------------------------------------------------------------------------------------
+# §6.3.4 compression estimate (binary data, 6-bit blocks)
+
+
+@_jit
+def compression_log_distances(blocks: np.ndarray, d: int) -> tuple[float, float]:
+    """Maurer-style distances log2(D_i) for blocks after the first d; Kahan sums of log2 D and its square."""
+    last = np.zeros(64, dtype=np.int64)
+    for i in range(d):
+        last[blocks[i]] = i + 1
+    s = 0.0
+    sc = 0.0
+    q = 0.0
+    qc = 0.0
+    for i in range(d, blocks.shape[0]):
+        b = blocks[i]
+        lg = np.log2(float(i + 1 - last[b]))
+        y = lg - sc
+        t = s + y
+        sc = (t - s) - y
+        s = t
+        y = lg * lg - qc
+        t = q + y
+        qc = (t - q) - y
+        q = t
+        last[b] = i + 1
+    return s, q
+
+
+@_jit
+def compression_g(z: float, d: int, nblocks: int) -> float:
+    """G(z) of §6.3.4, summed in O(L): each inner term log2(u) z^2 (1-z)^(u-1) is counted once per t > u."""
+    v = nblocks - d
+    w = 1.0 - z
+    power = 1.0  # (1-z)^(u-1)
+    first = 0.0
+    tail = 0.0
+    for u in range(1, nblocks + 1):
+        a = np.log2(float(u)) * power
+        if u <= nblocks - 1:
+            mult = nblocks - d if u <= d else nblocks - u
+            first += a * mult
+        if u >= d + 1:
+            tail += a
+        power *= w
+        if power < 1e-300 or (u > d and a * (nblocks - u) < 1e-18 * first):
+            break
+    return z * (z * first + tail) / v
+
+
+# ----------------------------------------------------------------------------------------------
+# §6.3.5 t-tuple and §6.3.6 LRS estimates from an LCP array
+
+
+@_jit
+def tuple_statistics(adjacent_lcp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """From the LCP of neighbouring suffixes in sorted order, for every length W = 1..v:
+    the largest number of occurrences of any W-tuple, and sum over W-tuples of C(count, 2)."""
+    n = adjacent_lcp.shape[0] + 1
+    v = 0
+    for x in adjacent_lcp:
+        if x > v:
+            v = x
+    best_at = np.zeros(v + 2, dtype=np.int64)
+    pair_diff = np.zeros(v + 3, dtype=np.int64)
+    stack_l = np.zeros(v + 2, dtype=np.int64)
+    stack_b = np.zeros(v + 2, dtype=np.int64)
+    top = 0  # stack_l[0] = 0 sentinel
+    for i in range(1, n + 1):
+        cur = adjacent_lcp[i - 1] if i < n else 0
+        lb = i - 1
+        while stack_l[top] > cur:
+            ell = stack_l[top]
+            lb = stack_b[top]
+            top -= 1
+            size = i - lb
+            parent = stack_l[top] if stack_l[top] > cur else cur
+            if size > best_at[ell]:
+                best_at[ell] = size
+            pairs = size * (size - 1) // 2
+            pair_diff[parent + 1] += pairs
+            pair_diff[ell + 1] -= pairs
+        if stack_l[top] < cur:
+            top += 1
+            stack_l[top] = cur
+            stack_b[top] = lb
+    most = np.ones(v + 1, dtype=np.int64)
+    run = 1
+    for w in range(v, 0, -1):
+        if best_at[w] > run:
+            run = best_at[w]
+        most[w] = run
+    pairs_by_len = np.zeros(v + 1, dtype=np.int64)
+    acc = 0
+    for w in range(1, v + 1):
+        acc += pair_diff[w]
+        pairs_by_len[w] = acc
+    return most, pairs_by_len
+
+
+# ----------------------------------------------------------------------------------------------
+# §6.3.7 MultiMCW prediction estimate
+
+
+@_jit
+def multi_mcw(data: np.ndarray, k: int) -> tuple[int, int]:
+    windows = np.array([63, 255, 1023, 4095], dtype=np.int64)
+    nw = 4
+    n = data.shape[0]
+    counts = np.zeros((nw, k), dtype=np.int64)
+    poses = np.zeros((nw, k), dtype=np.int64)
+    best = np.zeros(nw, dtype=np.int64)
+    frequent = np.zeros(nw, dtype=np.int64)
+    score = np.zeros(nw, dtype=np.int64)
+    for i in range(windows[nw - 1]):
+        s = data[i]
+        for j in range(nw):
+            if i < windows[j]:
+                counts[j, s] += 1
+                if best[j] <= counts[j, s]:
+                    best[j] = counts[j, s]
+                    frequent[j] = s
+                poses[j, s] = i
+    winner = 0
+    correct = 0
+    run = 0
+    longest = 0
+    for i in range(windows[0], n):
+        s = data[i]
+        if frequent[winner] == s:
+            correct += 1
+            run += 1
+            if run > longest:
+                longest = run
+        else:
+            run = 0
+        for j in range(nw):
+            if i >= windows[j] and frequent[j] == s:
+                score[j] += 1
+                if score[j] >= score[winner]:
+                    winner = j
+        for j in range(nw):
+            w = windows[j]
+            if i >= w:
+                old = data[i - w]
+                counts[j, old] -= 1
+                counts[j, s] += 1
+                poses[j, s] = i
+                if old != frequent[j] and best[j] <= counts[j, s]:
+                    best[j] = counts[j, s]
+                    frequent[j] = s
+                elif old == frequent[j]:
+                    best[j] -= 1
+                    at = i - w
+                    for c in range(k):
+                        if best[j] < counts[j, c] or (best[j] == counts[j, c] and at <= poses[j, c]):
+                            best[j] = counts[j, c]
+                            frequent[j] = c
+                            at = poses[j, c]
+    return correct, longest
+
+
+# ----------------------------------------------------------------------------------------------
+# §6.3.8 lag prediction estimate
+
+
+@_jit
+def lag_predictor(data: np.ndarray) -> tuple[int, int]:
+    depth = 128
+    n = data.shape[0]
+    score = np.zeros(depth, dtype=np.int64)
+    hit = np.zeros(depth, dtype=np.int64)
+    high = 0
+    winner = 0
+    correct = 0
+    run = 0
+    longest = 0
+    for i in range(1, n):
+        s = data[i]
+        if s == data[i - winner - 1]:
+            correct += 1
+            run += 1
+            if run > longest:
+                longest = run
+        else:
+            run = 0
+        reach = depth if i >= depth else i
+        top = 0
+        for o in range(reach):
+            h = 1 if data[i - o - 1] == s else 0
+            hit[o] = h
+            score[o] += h
+            m = score[o] * h
+            if m > top:
+                top = m
+        if top >= high:
+            for o in range(reach - 1, -1, -1):
+                if hit[o] == 1 and score[o] == top:
+                    winner = o
+                    break
+            high = top
+    return correct, longest
+
+
+# ----------------------------------------------------------------------------------------------
+# Hash tables for the multi-symbol dictionaries of §6.3.9 and §6.3.10.
+# A context is up to 16 symbols of at most 8 bits: two 64-bit words plus its order.
+
+
+@njit(inline="always")
+def _mix(a: np.uint64, b: np.uint64, c: np.uint64) -> np.uint64:
+    h = a * _M1 ^ b * _M2 ^ c * _M3
+    h ^= h >> U64(31)
+    h *= _M1
+    h ^= h >> U64(29)
+    return h
+
+
+@njit(inline="always")
+def _ctx_find(
+    keys_a: np.ndarray,
+    keys_b: np.ndarray,
+    keys_o: np.ndarray,
+    ids: np.ndarray,
+    a: np.uint64,
+    b: np.uint64,
+    order: int,
+) -> np.int64:
+    mask = U64(keys_a.shape[0] - 1)
+    slot = _mix(a, b, U64(order + 1)) & mask
+    while True:
+        o = keys_o[slot]
+        if o == 0:
+            return -1 - np.int64(slot)
+        if o == order + 1 and keys_a[slot] == a and keys_b[slot] == b:
+            return np.int64(ids[slot])
+        slot = (slot + U64(1)) & mask
+
+
+@njit(inline="always")
+def _context_key(lo: np.uint64, hi: np.uint64, length: int) -> tuple[np.uint64, np.uint64]:
+    if length >= 8:
+        if length == 16:
+            return lo, hi
+        return lo, hi & ((U64(1) << U64(8 * (length - 8))) - U64(1))
+    return lo & ((U64(1) << U64(8 * length)) - U64(1)), U64(0)
+
+
+@njit(inline="always")
+def _pair_slot(pair_keys: np.ndarray, key: np.int64) -> np.int64:
+    mask = U64(pair_keys.shape[0] - 1)
+    slot = _mix(U64(key), U64(0x5BD1E995), U64(7)) & mask
+    while True:
+        k = pair_keys[slot]
+        if k == 0 or k == key:
+            return np.int64(slot)
+        slot = (slot + U64(1)) & mask
+
+
+@njit(inline="always")
+def _mmc_increment(
+    ctx: int,
+    y: int,
+    make_new: bool,
+    pair_keys: np.ndarray,
+    pair_counts: np.ndarray,
+    best_count: np.ndarray,
+    best_symbol: np.ndarray,
+) -> bool:
+    """Count symbol y after context ctx; True when a new (context, symbol) entry was made."""
+    key = np.int64(ctx) * 256 + y + 1
+    slot = _pair_slot(pair_keys, key)
+    made = False
+    if pair_keys[slot] == key:
+        pair_counts[slot] += 1
+    elif make_new:
+        pair_keys[slot] = key
+        pair_counts[slot] = 1
+        made = True
+    else:
+        return False
+    c = pair_counts[slot]
+    if c > best_count[ctx] or (c == best_count[ctx] and y > best_symbol[ctx]):
+        best_count[ctx] = c
+        best_symbol[ctx] = y
+    return made
+
+
+@_jit
+def multi_mmc_literal(data: np.ndarray, max_entries: int) -> tuple[int, int]:
+    """§6.3.9 with D = 16 on symbols of up to 8 bits. Returns (correct predictions, longest run)."""
+    depth = 16
+    n = data.shape[0]
+    most_contexts = min(depth * (max_entries + 2), depth * (n + 1))
+    cap = 1
+    while cap < 2 * most_contexts:
+        cap *= 2
+    keys_a = np.zeros(cap, dtype=np.uint64)
+    keys_b = np.zeros(cap, dtype=np.uint64)
+    keys_o = np.zeros(cap, dtype=np.uint8)
+    ids = np.zeros(cap, dtype=np.int64)
+    nctx_cap = most_contexts
+    best_count = np.zeros(nctx_cap, dtype=np.int64)
+    best_symbol = np.zeros(nctx_cap, dtype=np.int64)
+    pair_keys = np.zeros(cap, dtype=np.int64)
+    pair_counts = np.zeros(cap, dtype=np.int64)
+    entries = np.zeros(depth, dtype=np.int64)
+    score = np.zeros(depth, dtype=np.int64)
+    nctx = 0
+
+    lo = U64(0)
+    hi = U64(0)
+    # initial counts: context data[0..d] followed by data[d+1]
+    for d in range(depth):
+        if d < n - 2:
+            a = U64(0)
+            b = U64(0)
+            for t in range(d + 1):  # newest symbol in the lowest byte
+                sym = U64(data[d - t])
+                if t < 8:
+                    a |= sym << U64(8 * t)
+                else:
+                    b |= sym << U64(8 * (t - 8))
+            r = _ctx_find(keys_a, keys_b, keys_o, ids, a, b, d)
+            if r < 0:
+                slot = -1 - r
+                keys_a[slot] = a
+                keys_b[slot] = b
+                keys_o[slot] = d + 1
+                ids[slot] = nctx
+                r = nctx
+                nctx += 1
+            _mmc_increment(r, data[d + 1], True, pair_keys, pair_counts, best_count, best_symbol)
+            entries[d] = 1
+
+    winner = 0
+    correct = 0
+    run = 0
+    longest = 0
+    # history of the symbols before index i: lo holds data[i-1..i-8], hi holds data[i-9..i-16]
+    lo = (U64(data[0]) << U64(8)) | U64(data[1]) if n > 1 else U64(0)
+    for i in range(2, n):
+        found = False
+        cur_winner = winner
+        s = data[i]
+        ctx = -1
+        top = depth if i - 2 >= depth - 1 else i - 1
+        for d in range(top):
+            a, b = _context_key(lo, hi, d + 1)
+            if d == 0 or found:
+                r = _ctx_find(keys_a, keys_b, keys_o, ids, a, b, d)
+                found = r >= 0
+                ctx = r
+            if found:
+                if best_symbol[ctx] == s:
+                    score[d] += 1
+                    if score[d] >= score[winner]:
+                        winner = d
+                    if d == cur_winner:
+                        correct += 1
+                        run += 1
+                        if run > longest:
+                            longest = run
+                elif d == cur_winner:
+                    run = 0
+                if _mmc_increment(
+                    ctx, s, entries[d] < max_entries, pair_keys, pair_counts, best_count, best_symbol
+                ):
+                    entries[d] += 1
+            elif entries[d] < max_entries:
+                r = _ctx_find(keys_a, keys_b, keys_o, ids, a, b, d)
+                if r < 0:
+                    slot = -1 - r
+                    keys_a[slot] = a
+                    keys_b[slot] = b
+                    keys_o[slot] = d + 1
+                    ids[slot] = nctx
+                    r = nctx
+                    nctx += 1
+                _mmc_increment(r, s, True, pair_keys, pair_counts, best_count, best_symbol)
+                entries[d] += 1
+        hi = (hi << U64(8)) | (lo >> U64(56))
+        lo = (lo << U64(8)) | U64(s)
+    return correct, longest
+
+
+@_jit
+def multi_mmc_binary(bits: np.ndarray, max_entries: int) -> tuple[int, int]:
+    """§6.3.9 with D = 16 on binary data, dictionaries as dense tables of (context, bit) counts."""
+    depth = 16
+    n = bits.shape[0]
+    offsets = np.zeros(depth + 1, dtype=np.int64)
+    for d in range(depth):
+        offsets[d + 1] = offsets[d] + (1 << (d + 2))
+    table = np.zeros(offsets[depth], dtype=np.int64)
+    elems = np.zeros(depth, dtype=np.int64)
+    score = np.zeros(depth, dtype=np.int64)
+    pattern = 0
+    for d in range(depth):
+        pattern = (pattern << 1) | bits[d]
+        table[offsets[d] + 2 * (pattern & ((1 << (d + 1)) - 1)) + bits[d + 1]] = 1
+        elems[d] = 1
+    winner = 0
+    correct = 0
+    run = 0
+    longest = 0
+    for i in range(2, n):
+        found = False
+        cur_winner = winner
+        pattern = np.int64(0)
+        s = bits[i]
+        top = depth if i - 2 >= depth - 1 else i - 1
+        for d in range(top):
+            pattern |= np.int64(bits[i - d - 1]) << d
+            at = offsets[d] + 2 * pattern
+            if d == 0 or found:
+                if table[at] > table[at + 1]:
+                    pred = 0
+                    cnt = table[at]
+                else:
+                    pred = 1
+                    cnt = table[at + 1]
+                found = cnt != 0
+            if found:
+                if pred == s:
+                    score[d] += 1
+                    if score[d] >= score[winner]:
+                        winner = d
+                    if d == cur_winner:
+                        correct += 1
+                        run += 1
+                        if run > longest:
+                            longest = run
+                elif d == cur_winner:
+                    run = 0
+                if table[at + s] != 0:
+                    table[at + s] += 1
+                elif elems[d] < max_entries:
+                    table[at + s] = 1
+                    elems[d] += 1
+            elif elems[d] < max_entries:
+                table[at + s] = 1
+                elems[d] += 1
+    return correct, longest
+
+
+@_jit
+def lz78y_literal(data: np.ndarray, k: int, max_dict: int) -> tuple[int, int]:
+    """§6.3.10 with B = 16 on symbols of up to 8 bits. Returns (correct predictions, longest run)."""
+    depth = 16
+    n = data.shape[0]
+    nmax = min(max_dict + depth, depth * (n + 1))
+    cap = 1
+    while cap < 2 * nmax:
+        cap *= 2
+    keys_a = np.zeros(cap, dtype=np.uint64)
+    keys_b = np.zeros(cap, dtype=np.uint64)
+    keys_o = np.zeros(cap, dtype=np.uint8)
+    ids = np.zeros(cap, dtype=np.int64)
+    counts = np.zeros((nmax, k), dtype=np.int32)
+    best_count = np.zeros(nmax, dtype=np.int64)
+    best_symbol = np.zeros(nmax, dtype=np.int64)
+    nctx = 0
+    size = 0
+    lo = U64(0)
+    hi = U64(0)
+    for t in range(depth):  # history before index B
+        sym = U64(data[depth - 1 - t])
+        if t < 8:
+            lo |= sym << U64(8 * t)
+        else:
+            hi |= sym << U64(8 * (t - 8))
+    y0 = data[depth]
+    for j in range(1, depth + 1):
+        a, b = _context_key(lo, hi, j)
+        r = _ctx_find(keys_a, keys_b, keys_o, ids, a, b, j - 1)
+        if r < 0:
+            slot = -1 - r
+            keys_a[slot] = a
+            keys_b[slot] = b
+            keys_o[slot] = j
+            ids[slot] = nctx
+            r = nctx
+            nctx += 1
+        counts[r, y0] += 1
+        c = counts[r, y0]
+        if c > best_count[r] or (c == best_count[r] and y0 > best_symbol[r]):
+            best_count[r] = c
+            best_symbol[r] = y0
+        size += 1
+    hi = (hi << U64(8)) | (lo >> U64(56))
+    lo = (lo << U64(8)) | U64(y0)
+    correct = 0
+    run = 0
+    longest = 0
+    for i in range(depth + 1, n):
+        s = data[i]
+        have = False
+        pred = 0
+        most = 0
+        for j in range(depth, 0, -1):
+            a, b = _context_key(lo, hi, j)
+            r = _ctx_find(keys_a, keys_b, keys_o, ids, a, b, j - 1)
+            if r >= 0:
+                if best_count[r] > most:
+                    most = best_count[r]
+                    pred = best_symbol[r]
+                    have = True
+            elif size < max_dict:
+                slot = -1 - r
+                keys_a[slot] = a
+                keys_b[slot] = b
+                keys_o[slot] = j
+                ids[slot] = nctx
+                r = nctx
+                nctx += 1
+                size += 1
+            else:
+                continue
+            counts[r, s] += 1
+            c = counts[r, s]
+            if c > best_count[r] or (c == best_count[r] and s > best_symbol[r]):
+                best_count[r] = c
+                best_symbol[r] = s
+        if have and pred == s:
+            correct += 1
+            run += 1
+            if run > longest:
+                longest = run
+        else:
+            run = 0
+        hi = (hi << U64(8)) | (lo >> U64(56))
+        lo = (lo << U64(8)) | U64(s)
+    return correct, longest
+
+
+@_jit
+def lz78y_binary(bits: np.ndarray, max_dict: int) -> tuple[int, int]:
+    """§6.3.10 with B = 16 on binary data, dictionaries as dense tables of (context, bit) counts."""
+    depth = 16
+    n = bits.shape[0]
+    offsets = np.zeros(depth + 1, dtype=np.int64)
+    for d in range(depth):
+        offsets[d + 1] = offsets[d] + (1 << (d + 2))
+    table = np.zeros(offsets[depth], dtype=np.int64)
+    size = 0
+    pattern = np.int64(0)
+    for j in range(depth):
+        pattern |= np.int64(bits[depth - j - 1]) << j
+        table[offsets[j] + 2 * pattern + bits[depth]] = 1
+        size += 1
+    pattern = np.int64(0)
+    for t in range(depth):
+        pattern = (pattern << 1) | np.int64(bits[t + 1])
+    correct = 0
+    run = 0
+    longest = 0
+    for i in range(depth + 1, n):
+        s = bits[i]
+        have = False
+        pred = 0
+        most = 0
+        for j in range(depth, 0, -1):
+            at = offsets[j - 1] + 2 * (pattern & ((1 << j) - 1))
+            if table[at] > table[at + 1]:
+                rp = 0
+                cnt = table[at]
+            else:
+                rp = 1
+                cnt = table[at + 1]
+            if cnt != 0:
+                if cnt > most:
+                    most = cnt
+                    have = True
+                    pred = rp
+                table[at + s] += 1
+            elif size < max_dict:
+                table[at + s] = 1
+                size += 1
+        if have and pred == s:
+            correct += 1
+            run += 1
+            if run > longest:
+                longest = run
+        else:
+            run = 0
+        pattern = ((pattern << 1) | np.int64(s)) & 0xFFFF
+    return correct, longest

@@ -1,0 +1,69 @@
+"""fipsforge's non-IID track against the NIST reference tool's outputs in ../shared/entropy-oracle."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fipsforge.entropy import noniid, samples
+
+ORACLE = Path(__file__).resolve().parents[2] / "shared" / "entropy-oracle"
+FILES = sorted(p.stem for p in ORACLE.glob("*.bin")) if ORACLE.is_dir() else []
+TOLERANCE = 1e-6
+
+pytestmark = pytest.mark.skipif(not FILES, reason=f"no oracle at {ORACLE}")
+
+_LINE = re.compile(r"^(Literal|Bitstring) (.+?): (.+?) = (\S+)$")
+
+
+def parse(text: str) -> dict[str, float]:
+    """`<form> <estimator>: <quantity> = value` lines plus the three closing lines, by name."""
+    found: dict[str, float] = {}
+    for line in text.splitlines():
+        match = _LINE.match(line)
+        if match:
+            found[f"{match[1]} {match[2]}: {match[3]}"] = float(match[4])
+            continue
+        closing = re.match(r"^(H_bitstring|H_original|Assessed min entropy)\s*[:=]\s*(\S+)$", line)
+        if closing:
+            found[closing[1]] = float(closing[2])
+    return found
+
+
+def deviations(reference: dict[str, float], ours: dict[str, float]) -> dict[str, float]:
+    """Absolute deviation of each reference quantity (inf when fipsforge does not report it)."""
+    return {key: abs(ours[key] - value) if key in ours else float("inf") for key, value in reference.items()}
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_matches_reference_tool(name: str) -> None:
+    reference = parse((ORACLE / f"{name}.res").read_text())
+    result = noniid.assess(samples.load(ORACLE / f"{name}.bin", None))
+    ours = parse(noniid.render(result))
+    entropies = [key for key in reference if key.endswith("min entropy") or key.startswith("H_")]
+    assert len([k for k in reference if k.endswith("min entropy")]) >= 10
+    dev = deviations(reference, ours)
+    assert max(dev[key] for key in entropies) <= TOLERANCE, {
+        k: dev[k] for k in entropies if dev[k] > TOLERANCE
+    }
+    # Counts (C, r, N, v, t, u, mode) agree exactly, so the estimators saw the same events.
+    counts = [k for k in reference if k.endswith((": C", ": r", ": N", ": v", ": t", ": u", ": Mode count"))]
+    assert counts and all(dev[k] == 0 for k in counts)
+
+
+def test_negative_control_detects_a_changed_sample_file() -> None:
+    """The comparison fails when the data differs from what the reference tool saw."""
+    name = "rand4_short"
+    reference = parse((ORACLE / f"{name}.res").read_text())
+    data = np.fromfile(ORACLE / f"{name}.bin", dtype=np.uint8)
+    data[: data.size // 4] = data[: data.size // 4] & 0x3  # less entropy in the first quarter
+    ours = parse(noniid.render(noniid.assess(samples.from_array(data, 4))))
+    dev = deviations(reference, ours)
+    assert max(dev[k] for k in reference if k.endswith("min entropy")) > TOLERANCE
+
+
+def test_negative_control_missing_quantity_is_a_deviation() -> None:
+    assert deviations({"H_original": 1.0}, {}) == {"H_original": float("inf")}

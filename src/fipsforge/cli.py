@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import signal
 import sys
+from types import FrameType
 
 import typer
 
 from fipsforge.console import stderr_console
 from fipsforge.errors import FipsforgeError
+from fipsforge.image import cli as image_cli
 from fipsforge.stack.cli import app as stack_app
 
 app = typer.Typer(
@@ -17,9 +20,16 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(stack_app, name="stack")
+app.command("build")(image_cli.build)
+
+
+def _terminate(signum: int, _frame: FrameType | None) -> None:
+    """Turn SIGTERM into an exception so temporary outputs are cleaned up on the way out."""
+    raise SystemExit(128 + signum)
 
 
 def main() -> None:
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         app()
     except FipsforgeError as error:

@@ -1,0 +1,288 @@
+"""`fipsforge stack check`: the stack's acceptance checks, run in the sandbox.
+
+Each probe is a short sequence of `openssl` commands (no shell needed, so the same probes run inside a
+minimal image) that share a writable scratch directory. A probe either must succeed or must be refused.
+The crypto probes run with the kernel's entropy cut off, so a success proves jitter seeding; the
+negative controls run in that same sandbox and must fail, which proves the checks can fail.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable, Sequence
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from fipsforge.apt import AptRoot
+from fipsforge.errors import FipsforgeError
+from fipsforge.fsutil import atomic_dir, cache_root
+from fipsforge.sandbox import EntropyMode, SandboxResult, run_sandboxed
+from fipsforge.stack.build import LIBDIR, MODULES_DIR, StackBuild, load_stack
+from fipsforge.stack.config import OPENSSLDIR, read_module_mac
+from fipsforge.stack.integrity import module_mac
+
+SCRATCH = "/scratch"
+
+
+class Expectation(StrEnum):
+    SUCCEEDS = "succeeds"
+    REFUSED = "refused"
+
+
+class Probe(BaseModel):
+    """One check: commands run in order in one scratch directory; the last one decides."""
+
+    id: str
+    group: str
+    description: str
+    commands: list[list[str]]
+    expect: Expectation
+    mode: EntropyMode = EntropyMode.KERNEL_CUT_OFF
+    stdout_must_match: str | None = None
+    stdin: str | None = None
+
+
+class CheckResult(BaseModel):
+    id: str
+    group: str
+    description: str
+    mode: EntropyMode
+    expect: Expectation
+    passed: bool
+    detail: str
+    getrandom_calls: int = 0
+    denied_syscalls: int = 0
+
+
+class StackCheckReport(BaseModel):
+    stack: Path
+    openssl_version: str
+    fips_provider_version: str
+    results: list[CheckResult]
+
+    @property
+    def passed(self) -> bool:
+        return all(result.passed for result in self.results)
+
+
+def openssl_probes() -> list[Probe]:
+    """Crypto behaviour every FIPS stack must show, with the kernel's entropy cut off."""
+    s = SCRATCH
+    return [
+        Probe(id="rand", group="approved, kernel cut off", description="openssl rand (DRBG seeded by jitter)",
+              commands=[["openssl", "rand", "-hex", "32"]], expect=Expectation.SUCCEEDS,
+              stdout_must_match=r"^[0-9a-f]{64}$"),
+        Probe(id="ec-p256-keygen", group="approved, kernel cut off", description="EC P-256 key generation",
+              commands=[["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
+                         "-out", f"{s}/ec.pem"], ["openssl", "pkey", "-in", f"{s}/ec.pem", "-noout", "-text"]],
+              expect=Expectation.SUCCEEDS, stdout_must_match=r"NIST CURVE: P-256"),
+        Probe(id="rsa-3072-keygen", group="approved, kernel cut off", description="RSA-3072 key generation",
+              commands=[["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:3072",
+                         "-out", f"{s}/rsa.pem"], ["openssl", "pkey", "-in", f"{s}/rsa.pem", "-noout", "-text"]],
+              expect=Expectation.SUCCEEDS, stdout_must_match=r"Private-Key: \(3072 bit"),
+        Probe(id="aes-256-gcm", group="approved, kernel cut off",
+              description="AES-256-GCM encryption (CMS AuthEnvelopedData) and decryption",
+              commands=[
+                  ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                   "-subj", "/CN=fipsforge", "-keyout", f"{s}/key.pem", "-out", f"{s}/cert.pem"],
+                  ["openssl", "cms", "-encrypt", "-aes-256-gcm", "-in", "/etc/hostname", "-recip",
+                   f"{s}/cert.pem", "-outform", "DER", "-out", f"{s}/message.der"],
+                  ["openssl", "cms", "-cmsout", "-print", "-inform", "DER", "-in", f"{s}/message.der"],
+              ],
+              expect=Expectation.SUCCEEDS, stdout_must_match=r"aes-256-gcm|id-aes256-GCM"),
+        Probe(id="ml-kem-768-keygen", group="approved, kernel cut off", description="ML-KEM-768 key generation",
+              commands=[["openssl", "genpkey", "-algorithm", "ML-KEM-768", "-out", f"{s}/mlkem.pem"],
+                        ["openssl", "pkey", "-in", f"{s}/mlkem.pem", "-noout", "-text"]],
+              expect=Expectation.SUCCEEDS, stdout_must_match=r"ML-KEM-768"),
+        Probe(id="md5-refused", group="non-approved, refused", description="MD5 digest",
+              commands=[["openssl", "dgst", "-md5", "/etc/hostname"]], expect=Expectation.REFUSED),
+        Probe(id="chacha20-refused", group="non-approved, refused", description="ChaCha20 encryption",
+              commands=[["openssl", "enc", "-chacha20", "-K", "00" * 32, "-iv", "00" * 16, "-in", "/etc/hostname",
+                         "-out", f"{s}/chacha.bin"]], expect=Expectation.REFUSED),
+        Probe(id="x25519-refused", group="non-approved, refused", description="X25519 key generation",
+              commands=[["openssl", "genpkey", "-algorithm", "X25519", "-out", f"{s}/x25519.pem"]],
+              expect=Expectation.REFUSED),
+    ]  # fmt: skip
+
+
+def run_probe(root: Path, binds: dict[Path, str], probe: Probe) -> CheckResult:
+    """Run one probe's commands in a fresh scratch directory and judge the outcome."""
+    with tempfile.TemporaryDirectory(prefix="fipsforge-probe-") as scratch:
+        runs: list[SandboxResult] = []
+        for command in probe.commands:
+            run = run_sandboxed(
+                root, command, mode=probe.mode, binds=binds, writable={Path(scratch): SCRATCH},
+                stdin=probe.stdin.encode() if probe.stdin else None,
+            )  # fmt: skip
+            runs.append(run)
+            if not run.ok:
+                break
+    last = runs[-1]
+    succeeded = all(run.ok for run in runs) and len(runs) == len(probe.commands)
+    if succeeded and probe.stdout_must_match:
+        succeeded = re.search(probe.stdout_must_match, last.stdout, re.MULTILINE) is not None
+    passed = succeeded if probe.expect is Expectation.SUCCEEDS else not succeeded
+    message = (last.stderr.strip().splitlines() or [last.stdout.strip()[:120]])[-1:] if not last.ok else []
+    detail = f"exit {last.returncode}" + (f": {message[0][:200]}" if message else "")
+    return CheckResult(
+        id=probe.id,
+        group=probe.group,
+        description=probe.description,
+        mode=probe.mode,
+        expect=probe.expect,
+        passed=passed,
+        detail=detail,
+        getrandom_calls=sum(
+            1 for run in runs for call in run.randomness_calls if call.syscall == "getrandom"
+        ),
+        denied_syscalls=sum(len(run.denied_syscalls) for run in runs),
+    )
+
+
+def stack_binds(staging: Path) -> dict[Path, str]:
+    """Lay the staged stack over the host's Debian paths inside the sandbox (host root, read-only)."""
+    return {
+        staging / "usr/bin/openssl": "/usr/bin/openssl",
+        staging / LIBDIR / "libcrypto.so.3": f"/{LIBDIR}/libcrypto.so.3",
+        staging / LIBDIR / "libssl.so.3": f"/{LIBDIR}/libssl.so.3",
+        staging / MODULES_DIR: f"/{MODULES_DIR}",
+        staging / OPENSSLDIR.lstrip("/"): OPENSSLDIR,
+    }
+
+
+def identity_checks(build: StackBuild, binds: dict[Path, str]) -> list[CheckResult]:
+    """JITTER seeding, active providers at 3.5.x, and the module MAC recomputed without OpenSSL."""
+    root = Path("/")
+    version = run_sandboxed(root, ["openssl", "version", "-r"], binds=binds)
+    providers = run_sandboxed(root, ["openssl", "list", "-providers"], binds=binds)
+    blocks = {
+        name: block
+        for name, block in re.findall(r"^  (\w+)\n((?:    .*\n?)*)", providers.stdout, re.MULTILINE)
+    }
+    fips_active = "fips" in blocks and "status: active" in blocks["fips"]
+    base_active = "base" in blocks and "status: active" in blocks["base"]
+    fips_version = re.search(r"version: (\S+)", blocks.get("fips", ""))
+    fipsmodule = build.staging / OPENSSLDIR.lstrip("/") / "fipsmodule.cnf"
+    recorded = read_module_mac(fipsmodule)
+    computed = module_mac(build.staging / MODULES_DIR / "fips.so")
+    providers_detail = (
+        f"fips {'active' if fips_active else 'NOT active'} "
+        f"({fips_version.group(1) if fips_version else 'no version'}), base {'active' if base_active else 'NOT active'}"
+    )
+    if not providers.ok:
+        providers_detail += f"; {providers.stderr.strip().splitlines()[-1:]}"
+    return [
+        CheckResult(id="version-jitter", group="identity and integrity", description="openssl version -r names JITTER",
+                    mode=EntropyMode.NORMAL, expect=Expectation.SUCCEEDS,
+                    passed=version.ok and "JITTER" in version.stdout, detail=version.stdout.strip() or version.stderr),
+        CheckResult(id="providers-active", group="identity and integrity",
+                    description="fips and base providers active, version 3.5.x",
+                    mode=EntropyMode.NORMAL, expect=Expectation.SUCCEEDS,
+                    passed=providers.ok and fips_active and base_active and bool(fips_version)
+                    and fips_version.group(1).startswith("3.5."), detail=providers_detail),  # type: ignore[union-attr]
+        CheckResult(id="module-mac", group="identity and integrity",
+                    description="fipsmodule.cnf module-mac equals HMAC-SHA256(fips.so), recomputed in Python",
+                    mode=EntropyMode.NORMAL, expect=Expectation.SUCCEEDS, passed=recorded == computed,
+                    detail=f"recorded {recorded[:16]}…, computed {computed[:16]}…"),
+    ]  # fmt: skip
+
+
+def kernel_seeded_variant(build: StackBuild) -> Path:
+    """The stack with fips.so swapped for one built without enable-fips-jitter (Debian's own, same version).
+
+    Its openssl.cnf still says `seed = JITTER`: this is the silent-fallback trap the checks must catch.
+    Cached beside the stack; fipsinstall is rerun so the module loads and only its seeding differs.
+    """
+    variant = cache_root() / "stack-controls" / f"{build.manifest.cache_key}-kernel-seeded"
+    if (variant / "rootfs" / MODULES_DIR / "fips.so").is_file():
+        return variant / "rootfs"
+    version = build.manifest.debian_sources["openssl"]
+    with atomic_dir(variant) as staging, tempfile.TemporaryDirectory() as scratch:
+        root = AptRoot.create(cache_root() / "apt" / "trixie")
+        root.update()
+        debs = root.download([f"openssl-provider-fips={version}"], Path(scratch))
+        if len(debs) != 1:
+            raise FipsforgeError(f"openssl-provider-fips={version}: not downloadable from the trixie mirror")
+        deb = debs[0]
+        unpacked = Path(scratch) / "deb"
+        subprocess.run(["dpkg-deb", "-x", str(deb), str(unpacked)], check=True)
+        shutil.copytree(build.staging, staging / "rootfs", symlinks=True)
+        shutil.copy2(unpacked / MODULES_DIR / "fips.so", staging / "rootfs" / MODULES_DIR / "fips.so")
+        fipsinstall(staging / "rootfs")
+    return variant / "rootfs"
+
+
+def fipsinstall(staging: Path) -> None:
+    """Rerun `openssl fipsinstall` for the fips.so now in `staging` (after swapping or tampering)."""
+    env = {"LD_LIBRARY_PATH": str(staging / LIBDIR), "OPENSSL_CONF": "/dev/null",
+           "OPENSSL_MODULES": str(staging / MODULES_DIR)}  # fmt: skip
+    subprocess.run(
+        [str(staging / "usr/bin/openssl"), "fipsinstall", "-module", str(staging / MODULES_DIR / "fips.so"),
+         "-out", str(staging / OPENSSLDIR.lstrip("/") / "fipsmodule.cnf"), "-provider_name", "fips",
+         "-section_name", "fips_sect"],
+        env=env, check=True, capture_output=True,
+    )  # fmt: skip
+
+
+def negative_controls(build: StackBuild) -> list[CheckResult]:
+    """Setups that must fail `openssl rand` with the kernel cut off, proving the check can fail."""
+    rand = openssl_probes()[0]
+    stock = run_probe(Path("/"), {}, rand)
+    variant = kernel_seeded_variant(build)
+    trap = run_probe(Path("/"), stack_binds(variant), rand)
+    traced = run_sandboxed(Path("/"), ["openssl", "rand", "-hex", "32"], binds=stack_binds(variant))
+    from_fips = [call for call in traced.randomness_calls if (call.library or "").endswith("fips.so")]
+    return [
+        _control(stock, "control-debian-openssl", "Debian's stock /usr/bin/openssl rand"),
+        _control(trap, "control-kernel-seeded-fips",
+                 "fips.so built without enable-fips-jitter, openssl.cnf seed = JITTER",
+                 extra=f"; in normal mode it called getrandom {len(from_fips)} times from fips.so"),
+    ]  # fmt: skip
+
+
+def _control(result: CheckResult, control_id: str, description: str, extra: str = "") -> CheckResult:
+    """A control must fail its probe: passed here means the probe (which expects success) failed."""
+    return result.model_copy(
+        update={
+            "id": control_id,
+            "group": "negative controls (must fail)",
+            "description": description,
+            "expect": Expectation.REFUSED,
+            "passed": not result.passed,
+            "detail": result.detail + extra,
+        }
+    )
+
+
+def check_stack(
+    directory: Path | None = None,
+    with_controls: bool = True,
+    progress: Callable[[str], None] | None = None,
+    build: StackBuild | None = None,
+) -> StackCheckReport:
+    """Run every acceptance check against a built stack (a `stack build --out` dir or a cache entry)."""
+    if build is None:
+        if directory is None:
+            raise FipsforgeError("no stack given: pass a directory from `fipsforge stack build --out`")
+        build = load_stack(directory)
+    report = progress or (lambda _step: None)
+    binds = stack_binds(build.staging)
+    results = identity_checks(build, binds)
+    probes: Sequence[Probe] = openssl_probes()
+    for probe in probes:
+        report(probe.id)
+        results.append(run_probe(Path("/"), binds, probe))
+    if with_controls:
+        report("negative controls")
+        results += negative_controls(build)
+    return StackCheckReport(
+        stack=build.staging,
+        openssl_version=build.manifest.openssl_version,
+        fips_provider_version=build.manifest.fips_provider_version,
+        results=results,
+    )

@@ -10,6 +10,7 @@ import typer
 
 from fipsforge.console import stderr_console
 from fipsforge.errors import FipsforgeError
+from fipsforge.evidence.cli import app as evidence_app
 from fipsforge.image import cli as image_cli
 from fipsforge.stack.cli import app as stack_app
 
@@ -20,6 +21,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(stack_app, name="stack")
+app.add_typer(evidence_app, name="evidence")
 app.command("build")(image_cli.build)
 
 

@@ -604,7 +604,11 @@ class FlowBuilder:
                 derived_from=draft.derived_from,
             )
             if observed:
-                verdict = observed.get(f"{draft.server.label}:{draft.port}") or observed.get(flow_id)
+                verdict = (
+                    observed.get(flow_id)
+                    or observed.get(f"{draft.server.label}:{draft.port}")
+                    or observed.get(draft.server.label)
+                )
                 if verdict in ("observed-fips", "observed-non-fips"):
                     flow.observed = verdict  # type: ignore[assignment]
             flow.status = classify(flow)

@@ -1,0 +1,46 @@
+"""Everything one evidence run gathered, in one model: the input of every output writer."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import BaseModel, Field
+
+from fipsforge.evidence.models import FipsModuleRef, Flow
+from fipsforge.evidence.poam import PoamEntry
+from fipsforge.evidence.tlsclass import ProbeResult
+
+
+class ImageEvidence(BaseModel):
+    image: str
+    digest: str | None = None
+    verdict: str = "unknown"
+    """verify's verdict: pass, fail, or unknown when no result exists."""
+    kernel_independent: str = "unknown"
+    module: FipsModuleRef
+    verify_source: str | None = None
+    used_by: list[str] = Field(default_factory=list)
+
+
+class Finding(BaseModel):
+    severity: str
+    """high, medium, low, info."""
+    subject: str
+    message: str
+
+
+class Evidence(BaseModel):
+    title: str
+    today: date
+    generated: datetime
+    inputs: list[str]
+    flows: list[Flow]
+    images: list[ImageEvidence]
+    cmvp_warnings: list[str] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+    poam: list[PoamEntry] = Field(default_factory=list)
+    scans: list[str] = Field(default_factory=list)
+    probes: list[ProbeResult] = Field(default_factory=list)
+    findings: list[Finding] = Field(default_factory=list)
+    outputs: dict[str, str] = Field(default_factory=dict)
+    """Output name → file name inside the output directory."""

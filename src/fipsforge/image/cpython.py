@@ -1,0 +1,190 @@
+"""CPython from Debian's python3.13 source package, without hashlib's built-in hash fallbacks.
+
+Debian's CPython carries `_md5`, `_sha1`, `_sha2`, `_sha3` and `_blake2`: when OpenSSL refuses a
+digest (MD5 under the FIPS provider), `hashlib` silently uses those instead, a non-validated path.
+This build configures `--with-builtin-hashlib-hashes=` (empty), so none of those modules exists and
+every `hashlib` constructor goes to OpenSSL. `hashlib.md5(usedforsecurity=False)` then asks OpenSSL for
+MD5 with the `-fips` property query; under our config (default provider not loaded) no provider offers
+it and the call raises `ValueError`, like `hashlib.md5()`. It never reaches a built-in implementation,
+because there is none. The build links against the FIPS stack's own libcrypto and headers, and is
+cached by input hash under `cache_root()/cpython/`. The built interpreter is checked to have none of
+the fallback modules before the cache entry is written.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from debian.changelog import Changelog
+from pydantic import BaseModel
+
+from fipsforge.apt import AptRoot
+from fipsforge.errors import FipsforgeError
+from fipsforge.fsutil import atomic_dir, cache_root
+from fipsforge.image.build import Overlay
+from fipsforge.image.sbom import Component
+from fipsforge.stack.build import StackBuild
+
+PACKAGE = "python3.13"
+VERSION = "3.13.5-2+deb13u5"
+RECIPE_VERSION = 1
+FALLBACK_MODULES = ("_md5", "_sha1", "_sha2", "_sha3", "_blake2")
+CONFIGURE = [
+    "--prefix=/usr", "--with-builtin-hashlib-hashes=", "--without-ensurepip", "--with-system-expat",
+    "--disable-test-modules", "--with-lto=no", "--with-openssl-rpath=no",
+]  # fmt: skip
+# Build-only parts of `make install`: headers, the static library, pkg-config, manuals.
+DROP = [
+    "usr/include",
+    "usr/lib/pkgconfig",
+    "usr/share/man",
+    "usr/lib/python3.13/config-3.13-x86_64-linux-gnu",
+]
+LIBDIR = "usr/lib/x86_64-linux-gnu"
+
+
+class CPythonManifest(BaseModel):
+    version: str
+    debian_version: str
+    configure: str
+    sources: dict[str, str]
+    absent_modules: list[str]
+    stack_key: str
+    cache_key: str
+
+
+class CPythonBuild(BaseModel):
+    staging: Path
+    manifest: CPythonManifest
+
+
+def _run(command: list[str], cwd: Path, log: Path, env: dict[str, str]) -> None:
+    with log.open("a") as out:
+        done = subprocess.run(command, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, env=env, check=False)
+    if done.returncode != 0:
+        tail = log.read_text(errors="replace").strip().splitlines()[-1:]
+        raise FipsforgeError(
+            f"{command[0]} failed (exit {done.returncode}) building CPython, see {log}: {tail}"
+        )
+
+
+def _cache_key(sources: dict[str, str], stack: StackBuild) -> str:
+    recipe = {"recipe": RECIPE_VERSION, "configure": CONFIGURE, "drop": DROP, "sources": sources,
+              "stack": stack.manifest.cache_key}  # fmt: skip
+    return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:24]
+
+
+def _changelog_epoch(tree: Path) -> int:
+    changelog = Changelog((tree / "debian/changelog").read_text(), max_blocks=1)
+    return int(email.utils.parsedate_to_datetime(changelog.date).timestamp())
+
+
+def fallback_modules_present(python: Path, env: dict[str, str]) -> list[str]:
+    """The built-in hash modules `python` can import (must be none)."""
+    probe = f"import importlib.util as u\nfor m in {FALLBACK_MODULES!r}:\n    print(m) if u.find_spec(m) else None"
+    done = subprocess.run(
+        [str(python), "-I", "-c", probe], capture_output=True, text=True, env=env, check=False
+    )
+    if done.returncode != 0:
+        raise FipsforgeError(f"{python}: the built interpreter does not run: {done.stderr.strip()[-200:]}")
+    return done.stdout.split()
+
+
+def build_cpython(root: AptRoot, stack: StackBuild) -> CPythonBuild:
+    """Build (or take from the cache) CPython against `stack`, with no built-in hash fallbacks."""
+    download = cache_root() / "sources" / f"{PACKAGE}_{VERSION}"
+    files = root.download_source(PACKAGE, VERSION, download)
+    sources = {name: hashlib.sha256(path.read_bytes()).hexdigest() for name, path in sorted(files.items())}
+    key = _cache_key(sources, stack)
+    entry = cache_root() / "cpython" / key
+    if not (entry / "manifest.json").is_file():
+        logs = cache_root() / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        log = logs / f"cpython-{key}.log"
+        log.write_text("")
+        with atomic_dir(entry) as staging_entry, tempfile.TemporaryDirectory(prefix=".cpython-") as scratch:
+            _build_into(staging_entry, Path(scratch), files, sources, stack, key, log)
+    return CPythonBuild(
+        staging=entry / "rootfs",
+        manifest=CPythonManifest.model_validate_json((entry / "manifest.json").read_text()),
+    )
+
+
+def _build_into(
+    entry: Path,
+    work: Path,
+    files: dict[str, Path],
+    sources: dict[str, str],
+    stack: StackBuild,
+    key: str,
+    log: Path,
+) -> None:
+    dsc = next((path for name, path in files.items() if name.endswith(".dsc")), None)
+    if dsc is None:
+        raise FipsforgeError(f"source package {PACKAGE}={VERSION}: no .dsc downloaded; dpkg-source needs it")
+    tree = work / "src"
+    env = {**os.environ, "LC_ALL": "C"}
+    _run(["dpkg-source", "--no-check", "-x", str(dsc), str(tree)], work, log, env)
+    openssl = work / "openssl"
+    openssl.mkdir()
+    (openssl / "include").symlink_to(stack.staging / "usr/include")
+    (openssl / "lib").symlink_to(stack.staging / LIBDIR)
+    epoch = str(_changelog_epoch(tree))
+    build_env = {
+        **env,
+        "SOURCE_DATE_EPOCH": epoch,
+        # The build's own import checks load the stack's libcrypto, with no config (no FIPS needed here).
+        "LD_LIBRARY_PATH": str(stack.staging / LIBDIR),
+        "OPENSSL_CONF": "/dev/null",
+    }
+    configure = ["./configure", *CONFIGURE, f"--with-openssl={openssl}"]
+    _run(configure, tree, log, build_env)
+    _run(["make", f"-j{min(os.cpu_count() or 2, 2)}"], tree, log, build_env)
+    staging = entry / "rootfs"
+    _run(["make", "install", f"DESTDIR={staging}"], tree, log, build_env)
+    for rel in DROP:
+        shutil.rmtree(staging / rel, ignore_errors=True)
+    python = staging / "usr/bin/python3.13"
+    present = fallback_modules_present(python, {**build_env, "PYTHONHOME": str(staging / "usr")})
+    if present:
+        raise FipsforgeError(f"{python}: built-in hash fallbacks still importable: {', '.join(present)}")
+    version = subprocess.run(
+        [str(python), "-I", "-c", "import platform; print(platform.python_version())"],
+        capture_output=True, text=True, check=True, env={**build_env, "PYTHONHOME": str(staging / "usr")},
+    ).stdout.strip()  # fmt: skip
+    manifest = CPythonManifest(
+        version=version,
+        debian_version=VERSION,
+        configure=" ".join([*CONFIGURE, "--with-openssl=<fipsforge stack>"]),
+        sources=sources,
+        absent_modules=list(FALLBACK_MODULES),
+        stack_key=stack.manifest.cache_key,
+        cache_key=key,
+    )
+    (entry / "manifest.json").write_text(manifest.model_dump_json(indent=2) + "\n")
+
+
+def cpython_overlay(build: CPythonBuild) -> Overlay:
+    m = build.manifest
+    return Overlay(
+        staging=build.staging,
+        cache_key=f"cpython:{m.cache_key}",
+        components=[
+            Component(
+                name="cpython",
+                version=m.version,
+                role="interpreter",
+                description=f"CPython from Debian source {PACKAGE} {m.debian_version}, configured {m.configure}; "
+                f"built-in hash modules absent: {', '.join(m.absent_modules)}",
+                sources=m.sources,
+                cpe=f"cpe:2.3:a:python:python:{m.version}:*:*:*:*:*:*:*",
+            )
+        ],
+    )

@@ -1,0 +1,72 @@
+"""The trees fipsforge builds itself and lays over the Debian rootfs: the FIPS stack, and CPython."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fipsforge.apt import AptRoot
+from fipsforge.image.build import Overlay
+from fipsforge.image.sbom import Component
+from fipsforge.image.spec import ImageSpec
+from fipsforge.stack.build import StackBuild, build_stack
+
+# Headers, pkg-config files and cmake files serve builds, not images.
+STACK_SKIP = ["/usr/include", "/usr/lib/x86_64-linux-gnu/pkgconfig", "/usr/lib/x86_64-linux-gnu/cmake"]
+
+
+def stack_components(stack: StackBuild) -> list[Component]:
+    """The stack as three components: OpenSSL, its FIPS provider (the module), jitterentropy."""
+    m = stack.manifest
+    openssl_src = {k: v for k, v in m.inputs.items() if k.startswith("openssl")}
+    jitter_src = {k: v for k, v in m.inputs.items() if k.startswith("jitterentropy")}
+    provider_src = {m.pairing.source: m.pairing.sha256} if m.pairing else openssl_src
+    return [
+        Component(
+            name="openssl",
+            version=m.openssl_version,
+            role="library",
+            description=f"libssl, libcrypto and the openssl CLI ({m.openssl_version_text}), "
+            f"from Debian source openssl {m.debian_sources.get('openssl', '?')}, configured: {m.configure}",
+            sources=openssl_src,
+            cpe=f"cpe:2.3:a:openssl:openssl:{m.openssl_version}:*:*:*:*:*:*:*",
+        ),
+        Component(
+            name="openssl-fips-provider",
+            version=m.fips_provider_version,
+            role="fips-module",
+            description=f"{m.fips_provider_name} (fips.so, {m.fips_provider_build}), module-mac {m.module_mac}",
+            sources=provider_src,
+        ),
+        Component(
+            name="jitterentropy",
+            version=m.jitterentropy_version,
+            role="entropy-source",
+            description=f"CPU-timing jitter noise source seeding the DRBG ({m.seeding_source}), "
+            f"from Debian source jitterentropy-rngd {m.debian_sources.get('jitterentropy-rngd', '?')}",
+            sources=jitter_src,
+        ),
+    ]
+
+
+def stack_overlay(stack: StackBuild) -> Overlay:
+    return Overlay(
+        staging=stack.staging,
+        components=stack_components(stack),
+        cache_key=f"stack:{stack.manifest.cache_key}",
+        skip_trees=STACK_SKIP,
+    )
+
+
+def spec_overlays(spec: ImageSpec, root: AptRoot, say: Callable[[str], None]) -> list[Overlay]:
+    """Build (or take from the cache) what `spec` asks for: the stack, then CPython against it."""
+    if not spec.fips_stack:
+        return []
+    say("FIPS stack")
+    stack = build_stack()
+    overlays = [stack_overlay(stack)]
+    if spec.cpython:
+        from fipsforge.image.cpython import build_cpython, cpython_overlay
+
+        say("CPython")
+        overlays.append(cpython_overlay(build_cpython(root, stack)))
+    return overlays

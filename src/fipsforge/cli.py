@@ -23,6 +23,7 @@ app = typer.Typer(
 app.add_typer(stack_app, name="stack")
 app.add_typer(evidence_app, name="evidence")
 app.command("build")(image_cli.build)
+app.command("push")(image_cli.push)
 
 
 def _terminate(signum: int, _frame: FrameType | None) -> None:

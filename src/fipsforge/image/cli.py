@@ -41,3 +41,20 @@ def build(
         print(f"referrer: {media_type} {digest}")
     if result.docker_archive:
         print(f"docker-archive: {result.docker_archive}")
+
+
+def push(
+    layout: Path = typer.Argument(..., help="An OCI image layout written by `fipsforge build`."),
+    ref: str = typer.Argument(..., help="HOST[:PORT]/REPOSITORY[:TAG] (plain HTTP for loopback hosts only)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
+) -> None:
+    """Push the image and its SBOM referrers to an OCI registry."""
+    from fipsforge.oci.push import push_layout
+
+    result = push_layout(layout, ref)
+    if as_json:
+        print_json(result)
+        return
+    print(f"pushed: {result.reference}@{result.manifest_digest}")
+    for digest in result.referrers:
+        print(f"referrer: {digest}")

@@ -1,0 +1,102 @@
+"""`fipsforge push`: round-trip an image and its SBOM referrers through Debian's docker-registry."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from fipsforge.errors import FipsforgeError
+from fipsforge.image.build import build_image
+from fipsforge.image.spec import parse_spec
+from fipsforge.oci.push import Reference, push_layout, referrers_tag
+
+pytestmark = pytest.mark.slow
+
+SPEC = """
+name: test/push
+tag: t1
+packages: [base-files, libc6]
+exclude: [mawk]
+fips_stack: false
+"""
+INDEX = "application/vnd.oci.image.index.v1+json"
+MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> Iterator[str]:
+    port = _free_port()
+    config = tmp_path / "registry.yml"
+    config.write_text(
+        f"version: 0.1\nlog: {{level: error}}\nstorage: {{filesystem: {{rootdirectory: {tmp_path / 'store'}}}, "
+        f"delete: {{enabled: true}}}}\nhttp: {{addr: '127.0.0.1:{port}'}}\n"
+    )
+    process = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield f"127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def _get(url: str, accept: str) -> tuple[bytes, dict[str, str]]:
+    request = urllib.request.Request(url, headers={"Accept": accept})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return response.read(), dict(response.headers)
+
+
+def test_push_round_trips_image_and_sboms(tmp_path: Path, registry: str) -> None:
+    result = build_image(parse_spec(SPEC, "push"), SPEC, tmp_path / "oci")
+    pushed = push_layout(tmp_path / "oci", f"{registry}/fipsforge/test:t1")
+    assert pushed.manifest_digest == result.manifest_digest
+    base = f"http://{registry}/v2/fipsforge/test"
+    body, headers = _get(f"{base}/manifests/t1", MANIFEST)
+    assert headers["Docker-Content-Digest"] == result.manifest_digest
+    assert body == (tmp_path / "oci/blobs/sha256" / result.manifest_digest[7:]).read_bytes()
+    # The SBOMs come back through the referrers tag (or API) with the same bytes as in the layout.
+    if pushed.referrers_api:
+        index, _ = _get(f"{base}/referrers/{result.manifest_digest}", INDEX)
+    else:
+        index, _ = _get(f"{base}/manifests/{referrers_tag(result.manifest_digest)}", INDEX)
+    listed = {m["artifactType"]: m["digest"] for m in json.loads(index)["manifests"]}
+    assert listed == result.referrers
+    for digest in listed.values():
+        manifest = json.loads(_get(f"{base}/manifests/{digest}", MANIFEST)[0])
+        assert manifest["subject"]["digest"] == result.manifest_digest
+        sbom = _get(f"{base}/blobs/{manifest['layers'][0]['digest']}", "*/*")[0]
+        assert sbom == (tmp_path / "oci/blobs/sha256" / manifest["layers"][0]["digest"][7:]).read_bytes()
+    skopeo = subprocess.run(["skopeo", "inspect", "--tls-verify=false", f"docker://{registry}/fipsforge/test:t1"],
+                            capture_output=True, text=True)  # fmt: skip
+    assert skopeo.returncode == 0 and json.loads(skopeo.stdout)["Digest"] == result.manifest_digest
+    # Pushing again uploads no blob twice and keeps one entry per referrer.
+    again = push_layout(tmp_path / "oci", f"{registry}/fipsforge/test:t1")
+    assert again.blobs_uploaded == 0
+
+
+def test_push_errors_are_one_line(tmp_path: Path) -> None:
+    with pytest.raises(FipsforgeError, match=r"^fipsforge/test: not a registry reference"):
+        Reference.parse("fipsforge/test")
+    with pytest.raises(FipsforgeError, match=r"no index\.json"):
+        push_layout(tmp_path, "127.0.0.1:9/fipsforge/test")
+    assert Reference.parse("127.0.0.1:5000/a/b").base.startswith("http://")
+    assert Reference.parse("fipsforge.invalid:5000/a/b:v1").base.startswith("https://")  # control

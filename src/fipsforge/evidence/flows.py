@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from urllib.parse import parse_qs
 
+from fipsforge import cmvp
 from fipsforge.evidence.models import (
     Container,
     Deployment,
@@ -206,8 +207,6 @@ class FlowBuilder:
     def external_endpoint(self, external: ExternalService) -> Endpoint:
         module = FipsModuleRef(name="unknown", status="unknown")
         if external.fips_module is not None:
-            from fipsforge import cmvp  # local: only externals need the lookup by declared module
-
             declared = external.fips_module
             cert = cmvp.find_certificate(declared.name, declared.version or "")
             if cert is None and declared.certificate:

@@ -58,6 +58,15 @@ def _status_prop(ok: bool, partial: bool = True) -> oc.Property:
     return oc.Property(name="implementation-status", value=value)
 
 
+def _metadata(title: str, evidence: Evidence) -> oc.Metadata:
+    return oc.Metadata(
+        title=title,
+        last_modified=evidence.generated,
+        version=evidence.today.isoformat(),
+        oscal_version=oc.OscalVersion(OSCAL_VERSION),
+    )
+
+
 def _link(evidence: Evidence, output: str, text: str) -> oc.Link:
     return oc.Link(href=f"./{evidence.outputs.get(output, output)}", rel="evidence", text=text)
 
@@ -263,12 +272,7 @@ def component_definition(evidence: Evidence) -> ComponentDefinition:
     ]
     return ComponentDefinition(
         uuid=_uuid("component-definition", evidence.title, evidence.generated.isoformat()),
-        metadata=oc.Metadata(
-            title=f"fipsforge evidence: {evidence.title}",
-            last_modified=evidence.generated,
-            version=evidence.today.isoformat(),
-            oscal_version=oc.OscalVersion(OSCAL_VERSION),
-        ),
+        metadata=_metadata(f"fipsforge evidence: {evidence.title}", evidence),
         components=[system, *images],
     )
 
@@ -324,12 +328,7 @@ def plan_of_action(evidence: Evidence) -> PlanOfActionAndMilestones:
         )
     return PlanOfActionAndMilestones(
         uuid=_uuid("poam", evidence.title, evidence.generated.isoformat()),
-        metadata=oc.Metadata(
-            title=f"fipsforge POA&M: {evidence.title}",
-            last_modified=evidence.generated,
-            version=evidence.today.isoformat(),
-            oscal_version=oc.OscalVersion(OSCAL_VERSION),
-        ),
+        metadata=_metadata(f"fipsforge POA&M: {evidence.title}", evidence),
         observations=observations or None,
         risks=risks or None,
         poam_items=items,

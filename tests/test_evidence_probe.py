@@ -1,14 +1,17 @@
 """`fipsforge evidence probe` against TLS servers started on 127.0.0.1: a FIPS-restricted one and a stock one.
 
-Both servers are the host's `openssl s_server`. The FIPS one is restricted to what a FIPS provider allows
-(TLS 1.2/1.3, AES-GCM suites, P-256/P-384 groups); the stock one keeps OpenSSL's defaults (ChaCha20,
-X25519). Each runs under `timeout`, so it stops by itself even if a test dies.
+The fast tests use the host's `openssl s_server` twice: restricted to what a FIPS provider allows
+(TLS 1.2/1.3, AES-GCM suites, P-256/P-384 groups), and with OpenSSL's defaults (ChaCha20, X25519).
+The slow test serves from the fipsforge stack itself (its openssl with the hardened FIPS config),
+against the host's stock openssl and against the same stack binary without the FIPS config.
+Every server runs under `timeout`, so it stops by itself even if a test dies.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -72,11 +75,17 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _s_server(certificate: tuple[Path, Path], extra: list[str]) -> Iterator[int]:
+def _s_server(
+    certificate: tuple[Path, Path],
+    extra: list[str],
+    openssl: str = "openssl",
+    env: dict[str, str] | None = None,
+) -> Iterator[int]:
     port = _free_port()
-    command = ["timeout", "120", "openssl", "s_server", "-accept", f"127.0.0.1:{port}", "-cert",
+    command = ["timeout", "120", openssl, "s_server", "-accept", f"127.0.0.1:{port}", "-cert",
                str(certificate[0]), "-key", str(certificate[1]), "-www", "-quiet", *extra]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    environment = {**os.environ, **env} if env is not None else None
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=environment)
     try:
         for _ in range(100):
             try:
@@ -169,3 +178,31 @@ def test_classification_rules() -> None:
     assert not classify_group("X25519").approved
     assert classify_key("RSA", 2048, None).approved and not classify_key("RSA", 1024, None).approved
     assert classify_key("EC", 384, "secp384r1").approved and not classify_key("EC", 256, "secp256k1").approved
+
+
+@pytest.mark.slow
+def test_probe_tells_the_fipsforge_stack_from_stock_openssl(
+    built_stack: Path, certificate: tuple[Path, Path], stock_server: int, tmp_path: Path
+) -> None:
+    from fipsforge.stack.build import staged_environment
+
+    openssl = str(built_stack / "usr/bin/openssl")
+    fips_env = staged_environment(built_stack, tmp_path)
+    plain_env = {**fips_env, "OPENSSL_CONF": str(tmp_path / "empty.cnf")}
+    (tmp_path / "empty.cnf").write_text("# no providers configured: OpenSSL's default provider\n")
+    fips_server = _s_server(certificate, [], openssl, fips_env)
+    plain_server = _s_server(certificate, [], openssl, plain_env)
+    try:
+        fips_port, plain_port = next(fips_server), next(plain_server)
+        stack, stock, plain = probe(
+            [f"127.0.0.1:{fips_port}", f"127.0.0.1:{stock_server}", f"127.0.0.1:{plain_port}"]
+        )
+    finally:
+        fips_server.close()
+        plain_server.close()
+    assert stack.verdict == "observed-fips", stack.reasons
+    assert "TLS 1.3" in stack.tls_versions and stack.groups
+    assert stock.verdict == "observed-non-fips"
+    # negative control: the same stack binary without its FIPS configuration is not FIPS
+    assert plain.verdict == "observed-non-fips"
+    assert any("CHACHA20" in r for r in plain.reasons)

@@ -176,3 +176,86 @@ def test_verify_json_is_read_tolerantly(tmp_path: Path) -> None:
 def test_url_encryption(url: str, encrypted: bool | None) -> None:
     scheme, rest = url.split("://", 1)
     assert encryption_of_url(scheme, rest).encrypted is encrypted
+
+
+def test_configmap_files_policies_and_declared_flows(tmp_path: Path) -> None:
+    manifests = tmp_path / "app.yaml"
+    manifests.write_text(
+        """\
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: proxy-conf, namespace: app}
+data:
+  nginx.conf: |
+    upstream backend { server backend.app.svc.cluster.local:9000; }
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: proxy, namespace: app}
+spec:
+  template:
+    metadata: {labels: {app: proxy}}
+    spec:
+      volumes: [{name: conf, configMap: {name: proxy-conf}}]
+      containers:
+        - name: nginx
+          image: nginx:1
+          volumeMounts: [{name: conf, mountPath: /etc/nginx}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: backend, namespace: app}
+spec:
+  template:
+    metadata: {labels: {app: backend}}
+    spec:
+      containers: [{name: backend, image: backend:1, ports: [{containerPort: 9000}, {containerPort: 9443}]}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: backend, namespace: app}
+spec:
+  selector: {app: backend}
+  ports: [{port: 9000}, {port: 9443, name: https}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: worker, namespace: app}
+spec:
+  template:
+    metadata: {labels: {app: worker}}
+    spec:
+      containers: [{name: worker, image: worker:1}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: backend-from-worker, namespace: app}
+spec:
+  podSelector: {matchLabels: {app: backend}}
+  ingress:
+    - from: [{podSelector: {matchLabels: {app: worker}}}]
+      ports: [{port: 9443}]
+"""
+    )
+    overlay = tmp_path / "overlay.yaml"
+    overlay.write_text(
+        """\
+external_services:
+  - {name: queue, host: queue.example.net, port: 5671, encrypted: true, by: "AMQPS (provider policy)"}
+flows:
+  - {client: app/worker, server: "external:queue", port: 5671, protocol: amqps, encrypted: true}
+"""
+    )
+    flows, notes = derive(manifests, overlay)
+    got = {(f.client.label, f.server.label, f.port): f for f in flows}
+    # a host:port inside a mounted ConfigMap file
+    from_file = got[("app/proxy:nginx", "app/backend:backend", 9000)]
+    assert from_file.encrypted is None and "configmap conf/nginx.conf" in from_file.derived_from[0]
+    # a NetworkPolicy alone yields a flow; the port named https makes it TLS by convention
+    policy = got[("app/worker:worker", "app/backend:backend", 9443)]
+    assert policy.encrypted is True and "NetworkPolicy backend-from-worker" in policy.derived_from[0]
+    # a flow declared in the overlay, with its line
+    declared = got[("app/worker:worker", "external:queue", 5671)]
+    assert declared.kind == "external" and declared.derived_from == [f"{overlay}:4 overlay flows[0]"]
+    assert len(flows) == 3
+    assert any("nginx:1: no verify result" in n for n in notes)

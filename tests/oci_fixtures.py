@@ -1,4 +1,4 @@
-"""Test helpers that craft raw tar layers (hostile ones included), OCI layouts and docker archives."""
+"""Test helpers: raw tar layers (hostile ones included), OCI layouts, docker archives, and the verify corpus."""
 
 from __future__ import annotations
 
@@ -6,10 +6,16 @@ import gzip
 import hashlib
 import io
 import json
+import subprocess
+import sys
 import tarfile
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from fipsforge.apt import AptRoot
+from fipsforge.fsutil import atomic_dir, cache_root
 
 LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
 LAYER_TAR = "application/vnd.oci.image.layer.v1.tar"
@@ -205,3 +211,63 @@ def write_docker_archive(path: Path, layers: list[bytes], env: list[str] | None 
 def snapshot(root: Path) -> set[str]:
     """Every path under `root` (to show nothing new appeared)."""
     return {str(p) for p in root.rglob("*")}
+
+
+# -- the verify test corpus: registry packages cached under cache_root()/test-corpus --------------------
+
+PYTHON_DEBS = ["python3.13-minimal", "libpython3.13-minimal", "libpython3.13-stdlib", "libssl3t64"]
+GO_DEBS = ["mkcert"]  # a small Go program that links Go's own crypto
+
+
+def corpus_root() -> Path:
+    return cache_root() / "test-corpus"
+
+
+def _debs(names: list[str]) -> list[Path]:
+    dest = corpus_root() / "debs"
+    have = [next(iter(sorted(dest.glob(f"{name}_*.deb"))), None) for name in names]
+    if all(have):
+        return [p for p in have if p is not None]
+    apt = AptRoot.create(corpus_root() / "apt")
+    apt.update()
+    return apt.download(names, dest)
+
+
+def debian_rootfs(key: str, names: list[str]) -> Path:
+    """The named .debs extracted into one tree, with a dpkg status listing them (cached)."""
+    target = corpus_root() / "rootfs" / key
+    if target.is_dir():
+        return target
+    debs = _debs(names)
+    with atomic_dir(target) as staging:
+        stanzas = []
+        for deb in debs:
+            subprocess.run(["dpkg-deb", "-x", str(deb), str(staging)], check=True)
+            fields = subprocess.run(
+                ["dpkg-deb", "-f", str(deb), "Package", "Version", "Architecture"],
+                check=True, capture_output=True, text=True,
+            ).stdout  # fmt: skip
+            stanzas.append(fields.strip() + "\nStatus: install ok installed\n")
+        status = staging / "var/lib/dpkg/status"
+        status.parent.mkdir(parents=True, exist_ok=True)
+        status.write_text("\n".join(stanzas))
+    return target
+
+
+def wheel_tree(project: str) -> Path:
+    """A PyPI binary wheel for `project`, unpacked under usr/lib/python3/dist-packages (cached)."""
+    target = corpus_root() / "wheels" / project
+    if target.is_dir():
+        return target
+    download = corpus_root() / "wheel-downloads" / project
+    download.mkdir(parents=True, exist_ok=True)
+    if not list(download.glob("*.whl")):
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:", project,
+             "-d", str(download)],
+            check=True, capture_output=True,
+        )  # fmt: skip
+    wheel = sorted(download.glob("*.whl"))[-1]
+    with atomic_dir(target) as staging, zipfile.ZipFile(wheel) as archive:
+        archive.extractall(staging / "usr/lib/python3/dist-packages")
+    return target

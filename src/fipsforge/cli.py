@@ -13,6 +13,7 @@ from fipsforge.errors import FipsforgeError
 from fipsforge.evidence.cli import app as evidence_app
 from fipsforge.image import cli as image_cli
 from fipsforge.stack.cli import app as stack_app
+from fipsforge.verify.cli import verify
 
 app = typer.Typer(
     name="fipsforge",
@@ -23,6 +24,7 @@ app = typer.Typer(
 app.add_typer(stack_app, name="stack")
 app.add_typer(evidence_app, name="evidence")
 app.command("build")(image_cli.build)
+app.command("verify")(verify)
 app.command("push")(image_cli.push)
 
 

@@ -1,0 +1,1 @@
+"""`fipsforge verify`: static FIPS-boundary analysis of any container image."""

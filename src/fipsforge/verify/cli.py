@@ -1,0 +1,64 @@
+"""`fipsforge verify IMAGE`: static FIPS-boundary analysis of a container image."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from enum import StrEnum
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from fipsforge.console import print_json, stderr_console
+from fipsforge.fsutil import write_text_atomic
+from fipsforge.oci.tree import ReadLimits
+from fipsforge.verify.analyze import verify_image
+from fipsforge.verify.report import exceeds, print_table, sarif
+
+
+class FailOn(StrEnum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+
+
+def verify(
+    image: str = typer.Argument(
+        ..., help="oci:DIR[:TAG], docker-archive:FILE, docker://HOST/NAME:TAG, or a bare layout/archive path."
+    ),
+    json_out: bool = typer.Option(False, "--json", help="Print the report as JSON on stdout."),
+    sarif_file: Path | None = typer.Option(None, "--sarif", help="Also write SARIF 2.1.0 to this file."),
+    fail_on: FailOn | None = typer.Option(
+        None, "--fail-on", help="Exit 1 when a finding is this severe or worse."
+    ),
+    sbom: list[Path] = typer.Option(
+        [], "--sbom", help="An SPDX or CycloneDX JSON SBOM for the image (repeatable)."
+    ),
+    work_dir: Path | None = typer.Option(
+        None, "--work-dir", help="Scratch directory (default: a temporary one)."
+    ),
+    max_bytes: int = typer.Option(
+        ReadLimits().max_total_bytes, help="Refuse layers past this many bytes in all."
+    ),
+    max_entries: int = typer.Option(
+        ReadLimits().max_entries, help="Refuse layers past this many entries in all."
+    ),
+) -> None:
+    """Is all the image's cryptography inside a FIPS module, and is that module seeded without the kernel?"""
+    limits = ReadLimits(max_total_bytes=max_bytes, max_entries=max_entries)
+    with (
+        tempfile.TemporaryDirectory(prefix="fipsforge-verify-", dir=work_dir) as scratch,
+        stderr_console.status(f"reading {image}"),
+    ):
+        report = verify_image(image, Path(scratch), sbom_files=sbom, limits=limits)
+    if sarif_file is not None:
+        write_text_atomic(sarif_file, json.dumps(sarif(report), indent=2) + "\n")
+    if json_out:
+        print_json(report)
+    else:
+        print_table(report, Console())
+    if fail_on is not None and exceeds(report, fail_on.value):
+        raise typer.Exit(1)

@@ -1,0 +1,95 @@
+"""The data `fipsforge verify` produces. `VerifyReport` is the JSON contract read by `fipsforge evidence`."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from fipsforge.oci.tree import Severity
+
+SEVERITIES: tuple[Severity, ...] = ("critical", "high", "medium", "low", "info")
+
+
+def severity_rank(severity: Severity) -> int:
+    """0 for critical … 4 for info."""
+    return SEVERITIES.index(severity)
+
+
+class Finding(BaseModel):
+    rule_id: str
+    severity: Severity
+    message: str
+    path: str
+
+
+class Package(BaseModel):
+    """An installed package, from an OS database, an SBOM or a language's metadata."""
+
+    name: str
+    version: str
+    ecosystem: Literal["deb", "apk", "sbom", "python", "go", "java"]
+    source: str
+
+
+class CryptoLibrary(BaseModel):
+    """A cryptographic library found in an ELF file (shared, or statically linked into another)."""
+
+    family: str
+    version: str | None
+    path: str
+    linkage: Literal["shared", "static", "vendored"]
+    jitter: bool = False
+
+
+class FipsModule(BaseModel):
+    name: str
+    version: str | None
+    path: str
+    cmvp_certificate: str | None
+    cmvp_status: str
+    integrity_ok: bool | None
+    jitter_inside: bool = False
+    evidence: str = ""
+
+
+class GoBinary(BaseModel):
+    path: str
+    go_version: str
+    main_module: str
+    settings: dict[str, str] = Field(default_factory=dict)
+    crypto_packages: list[str] = Field(default_factory=list)
+    fips140_module: str | None = None
+    fips140_default: str | None = None
+    crypto_backend: str
+    cpu_jitter_entropy: bool = False
+
+
+class OpenSSLConfig(BaseModel):
+    """The effective OpenSSL configuration of the image, as far as it decides the FIPS boundary."""
+
+    path: str | None
+    files: list[str] = Field(default_factory=list)
+    fips_activated: bool = False
+    default_activated: bool = False
+    base_activated: bool = False
+    default_properties: str | None = None
+    seed: str | None = None
+    fips_section: dict[str, str] = Field(default_factory=dict)
+    nodejs_conf: bool = False
+
+
+class VerifyReport(BaseModel):
+    image: str
+    digest: str | None
+    fips_modules: list[FipsModule]
+    kernel_independent: Literal["yes", "no", "unknown"]
+    kernel_independent_reasons: list[str]
+    verdict: Literal["pass", "fail"]
+    findings: list[Finding]
+    packages: list[Package] = Field(default_factory=list)
+    crypto_libraries: list[CryptoLibrary] = Field(default_factory=list)
+    go_binaries: list[GoBinary] = Field(default_factory=list)
+    openssl_config: OpenSSLConfig | None = None
+    sboms: list[str] = Field(default_factory=list)
+    complete: bool = True

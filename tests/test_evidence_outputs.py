@@ -162,6 +162,22 @@ def test_oscal_passes_trestle_validation(sample: Path, tmp_path: Path) -> None:
     assert done.returncode != 0
 
 
+def test_without_a_scan_there_is_no_poam_and_oscal_stays_valid(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    run(options(scans=[]), out, generated=GENERATED)
+    assert not (out / "poam.json").exists() and not (out / "poam.csv").exists()
+    component = (out / "component-definition.json").read_text()
+    assert "poam" not in component
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    trestle = Path(sys.executable).parent / "trestle"
+    subprocess.run([str(trestle), "init"], cwd=workspace, capture_output=True, check=True)
+    done = _trestle_validate(
+        workspace, "component-definitions", "component-definition", out / "component-definition.json"
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 def test_sc8_is_implemented_without_plaintext(all_tls: Path) -> None:
     doc = json.loads((all_tls / "component-definition.json").read_text())["component-definition"]
     sc8 = doc["components"][0]["control-implementations"][0]["implemented-requirements"][0]

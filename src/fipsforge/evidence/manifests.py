@@ -264,7 +264,7 @@ def _ingress(file: Path, obj: LineDict, name: str, namespace: str) -> Ingress:
     tls_any = False
     for tls in reader.seq(spec, "tls", "spec.tls"):
         tls_any = True
-        tls_hosts.update(str(h) for h in (tls.get("hosts") or []) if isinstance(tls, dict))
+        tls_hosts.update(str(h) for h in reader.seq(tls, "hosts", "spec.tls[].hosts"))
     routes: list[IngressRoute] = []
 
     def backend(node: Any, host: str | None) -> None:

@@ -86,7 +86,7 @@ def _statements(evidence: Evidence) -> dict[str, tuple[str, bool, list[oc.Link]]
     encrypted = [f for f in flows if f.encrypted]
     inventory = _link(evidence, "inventory_csv", "flow inventory")
     diagram = _link(evidence, "diagram_svg", "boundary and data-flow diagram")
-    poam_link = _link(evidence, "poam_json", "OSCAL POA&M")
+    poam_links = [_link(evidence, "poam_json", "OSCAL POA&M")] if "poam_json" in evidence.outputs else []
     modules = sorted({(i.module.label(), i.module.status) for i in evidence.images})
     module_text = "; ".join(f"{label}: {status}" for label, status in modules) or "no images"
     observed = [p for p in evidence.probes]
@@ -161,21 +161,21 @@ def _statements(evidence: Evidence) -> dict[str, tuple[str, bool, list[oc.Link]]
             + (", ".join(f"{s} {n}" for s, n in sorted(by_sev.items())) or "none")
             + ".",
             bool(evidence.scans),
-            [poam_link],
+            poam_links,
         ),
         "ca-7": (
             f"Evidence generated {evidence.generated.isoformat()} from {len(evidence.inputs)} inputs; "
             f"{len(observed)} endpoints probed; {overdue_f} POA&M items overdue on the FedRAMP clock and "
             f"{overdue_v} on the vendor SLA.",
             bool(observed) and overdue_f == 0,
-            [inventory, poam_link],
+            [inventory, *poam_links],
         ),
         "si-2": (
             f"{len(evidence.poam)} POA&M items with due dates from discovery (FedRAMP: Critical/High 30 days, "
             f"Moderate 90, Low 180; CISA KEV due dates override) and the vendor SLA; {overdue_f} overdue on the "
             f"FedRAMP clock, {overdue_v} on the vendor SLA.",
             overdue_f == 0,
-            [poam_link],
+            poam_links,
         ),
         "cm-6": (
             "FIPS configuration per image, as verified: "
@@ -212,7 +212,7 @@ def component_definition(evidence: Evidence) -> ComponentDefinition:
             control_id=control,
             description=statements[control][0],
             props=[_status_prop(statements[control][1])],
-            links=statements[control][2],
+            links=statements[control][2] or None,
         )
         for control in CONTROLS
     ]

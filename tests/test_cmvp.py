@@ -37,7 +37,7 @@ def test_every_fact_names_its_source(certs: list[cmvp.CmvpCertificate]) -> None:
             assert set(source.facts) <= fields, (cert.certificate, source.facts)
             covered |= set(source.facts)
         # every non-null fact other than bookkeeping is attributed to some source
-        for name in ("module", "module_versions", "standard", "sunset_date", "status"):
+        for name in ("vendor", "module", "module_versions", "standard", "level", "sunset_date", "status"):
             value = getattr(cert, name)
             if value not in (None, []):
                 assert name in covered, (cert.certificate, name)

@@ -9,6 +9,7 @@ from types import FrameType
 import typer
 
 from fipsforge.console import stderr_console
+from fipsforge.entropy.cli import app as entropy_app
 from fipsforge.errors import FipsforgeError
 from fipsforge.evidence.cli import app as evidence_app
 from fipsforge.image import cli as image_cli
@@ -22,6 +23,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(stack_app, name="stack")
+app.add_typer(entropy_app, name="entropy")
 app.add_typer(evidence_app, name="evidence")
 app.command("build")(image_cli.build)
 app.command("verify")(verify)

@@ -273,6 +273,12 @@ def test_cmvp_warnings_fire(sample: Path, tmp_path: Path) -> None:
     assert "#4856 (Chainguard OpenSSL 3.0 FIPS Provider): certificate is historical on 2026-11-27" in warnings
     assert any("#4856" in w and "FIPS 140-2 certificate" in w for w in warnings)
     assert not any("#4985" in w for w in warnings)  # negative control: the active 140-3 cert is quiet today
+    assert {c["certificate"] for c in evidence["certificates"]} == {"#4985", "#4856"}
+    report = (sample / "report.html").read_text()
+    assert (
+        "https://edu.chainguard.dev/chainguard/chainguard-images/working-with-images/fips-images/ (2026-11-27)"
+        in report
+    )
     # three years on, #4985's sunset is within the window
     out = tmp_path / "later"
     run(options(today=date(2029, 6, 1)), out, generated=GENERATED)

@@ -144,6 +144,7 @@ def gather(options: EvidenceOptions, generated: datetime | None = None) -> Evide
 
     image_evidence: list[ImageEvidence] = []
     warnings: list[str] = []
+    certificates: list[cmvp.CmvpCertificate] = []
     seen_certs: set[str] = set()
     for image in images:
         result = verify.get(image)
@@ -165,6 +166,7 @@ def gather(options: EvidenceOptions, generated: datetime | None = None) -> Evide
         cert = cmvp.get_certificate(module.certificate) if module.certificate else None
         if cert is not None and cert.certificate not in seen_certs:
             seen_certs.add(cert.certificate)
+            certificates.append(cert)
             warnings.extend(cmvp.certificate_warnings(cert, options.today, options.sunset_within_days))
         elif module.status == cmvp.NOT_VALIDATED:
             warnings.append(f"{module.label()}: {cmvp.NOT_VALIDATED} (no certificate for this version)")
@@ -181,6 +183,7 @@ def gather(options: EvidenceOptions, generated: datetime | None = None) -> Evide
         inputs=[str(p) for p in [*options.manifests, *filter(None, [options.overlay]), *options.verify]],
         flows=flows,
         images=image_evidence,
+        certificates=certificates,
         cmvp_warnings=list(dict.fromkeys(warnings)),
         notes=[str(n) for n in [*deployment.notes, *verify_notes, *flow_notes]],
         poam=entries,

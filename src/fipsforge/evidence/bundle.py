@@ -6,6 +6,7 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, Field
 
+from fipsforge.cmvp import CmvpCertificate
 from fipsforge.evidence.models import FipsModuleRef, Flow
 from fipsforge.evidence.poam import PoamEntry
 from fipsforge.evidence.tlsclass import ProbeResult
@@ -36,6 +37,8 @@ class Evidence(BaseModel):
     inputs: list[str]
     flows: list[Flow]
     images: list[ImageEvidence]
+    certificates: list[CmvpCertificate] = Field(default_factory=list)
+    """The CMVP records behind the module verdicts, with their sources."""
     cmvp_warnings: list[str] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
     poam: list[PoamEntry] = Field(default_factory=list)

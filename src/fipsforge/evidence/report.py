@@ -153,6 +153,29 @@ def render_html(evidence: Evidence, svg: bytes) -> str:
         if evidence.probes
         else "<p>No endpoint was probed (run <code>fipsforge evidence probe</code> and pass --observed).</p>"
     )
+    certificates = _table(
+        [
+            "certificate",
+            "module",
+            "versions",
+            "standard",
+            f"status on {evidence.today.isoformat()}",
+            "sunset",
+            "sources (retrieved)",
+        ],
+        [
+            [
+                c.certificate,
+                c.module,
+                ", ".join(c.module_versions),
+                c.standard + (f" level {c.level}" if c.level else ""),
+                c.status_on(evidence.today),
+                c.sunset_date.isoformat() if c.sunset_date else "not recorded",
+                "; ".join(f"{s.source} ({s.retrieved.isoformat()}): {', '.join(s.facts)}" for s in c.sources),
+            ]
+            for c in evidence.certificates
+        ],
+    )
     notes = "".join(f"<li>{escape(n)}</li>" for n in evidence.notes) or "<li>none</li>"
     title = escape(evidence.title)
     return f"""<!DOCTYPE html>
@@ -171,7 +194,8 @@ def render_html(evidence: Evidence, svg: bytes) -> str:
 {flows}
 <h2 id="images">Images and FIPS modules</h2>
 {images}
-<h2 id="cmvp">CMVP warnings</h2>
+<h2 id="cmvp">CMVP certificates and warnings</h2>
+{certificates}
 <ul>{"".join(f"<li>{escape(w)}</li>" for w in evidence.cmvp_warnings) or "<li>none</li>"}</ul>
 <h2 id="poam">POA&amp;M</h2>
 {poam}

@@ -1,0 +1,205 @@
+"""Compiled test statistics of the SP 800-90B §5.1 permutation tests (all but compression).
+
+Statistic indices follow the reference tool's order: 0 excursion, 1 number of directional runs,
+2 length of directional runs, 3 number of increases/decreases, 4 number of runs based on the median,
+5 length of runs based on the median, 6 average collision, 7 maximum collision, 8-12 periodicity
+(lags 1, 2, 8, 16, 32), 13-17 covariance (same lags), 18 compression (computed in Python with bz2).
+"""
+
+# Inside compiled kernels Python ints and numpy int64 scalars are the same machine type:
+# mypy: disable-error-code="assignment,arg-type"
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+_jit = njit(cache=True, nogil=True)
+
+LAGS = (1, 2, 8, 16, 32)
+STATISTICS = 19
+
+
+@_jit
+def group_sums(bits: np.ndarray) -> np.ndarray:
+    """Binary data: the sum of each group of 8 bits (the last group may be short)."""
+    n = bits.shape[0]
+    out = np.zeros((n + 7) // 8, dtype=np.int64)
+    for i in range(n):
+        out[i // 8] += bits[i]
+    return out
+
+
+@_jit
+def group_bytes(bits: np.ndarray) -> np.ndarray:
+    """Binary data: each group of 8 bits as a byte, first bit most significant."""
+    n = bits.shape[0]
+    out = np.zeros((n + 7) // 8, dtype=np.int64)
+    for i in range(n):
+        out[i // 8] += np.int64(bits[i]) << (7 - i % 8)
+    return out
+
+
+@_jit
+def _runs(signs: np.ndarray) -> tuple[int, int]:
+    """Number of runs and longest run in a +1/-1 sequence."""
+    m = signs.shape[0]
+    if m == 0:
+        return 0, 0
+    count = 1
+    longest = 0
+    run = 1
+    for i in range(1, m):
+        if signs[i] == signs[i - 1]:
+            run += 1
+        else:
+            count += 1
+            if run > longest:
+                longest = run
+            run = 1
+    if run > longest:
+        longest = run
+    return count, longest
+
+
+@_jit
+def _collisions(x: np.ndarray, k: int) -> tuple[float, int]:
+    """Average and maximum of the distances to the first repeated value, scanning in segments."""
+    n = x.shape[0]
+    seen = np.zeros(k, dtype=np.bool_)
+    total = 0
+    count = 0
+    most = 0
+    i = 0
+    j = 0
+    while i + j < n:
+        seen[:] = False
+        while i + j < n:
+            if seen[x[i + j]]:
+                total += j
+                count += 1
+                if j > most:
+                    most = j
+                i += j
+                j = 0
+                break
+            seen[x[i + j]] = True
+            j += 1
+        i += 1
+    average = total / count if count > 0 else np.nan
+    return average, most
+
+
+@_jit
+def statistics(
+    symbols: np.ndarray,
+    raw: np.ndarray,
+    k: int,
+    raw_mean: float,
+    median: float,
+    active: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    """Fill out[0..17] with the statistics still `active` for one (possibly shuffled) sequence."""
+    n = symbols.shape[0]
+    binary = k == 2
+    if active[0]:
+        running = 0.0
+        best = 0.0
+        for i in range(n):
+            running += raw[i]
+            d = abs(running - (i + 1) * raw_mean)
+            if d > best:
+                best = d
+        out[0] = best
+    sums = group_sums(symbols) if binary else symbols.astype(np.int64)
+    if active[1] or active[2] or active[3]:
+        m = sums.shape[0] - 1
+        signs = np.empty(max(m, 0), dtype=np.int8)
+        ups = 0
+        for i in range(m):
+            s = -1 if sums[i] > sums[i + 1] else 1
+            signs[i] = s
+            if s == 1:
+                ups += 1
+        count, longest = _runs(signs)
+        out[1] = count
+        out[2] = longest
+        out[3] = max(ups, m - ups)
+    if active[4] or active[5]:
+        cut = 0.5 if binary else median
+        signs = np.empty(n, dtype=np.int8)
+        for i in range(n):
+            signs[i] = -1 if symbols[i] < cut else 1
+        count, longest = _runs(signs)
+        out[4] = count
+        out[5] = longest
+    if active[6] or active[7]:
+        if binary:
+            average, most = _collisions(group_bytes(symbols), 256)
+        else:
+            average, most = _collisions(symbols, k)
+        out[6] = average
+        out[7] = most
+    lags = np.array([1, 2, 8, 16, 32], dtype=np.int64)
+    products = sums if binary else raw.astype(np.int64)
+    m = sums.shape[0]
+    for t in range(5):
+        p = lags[t]
+        if active[8 + t]:
+            hits = 0
+            for i in range(m - p):
+                if sums[i] == sums[i + p]:
+                    hits += 1
+            out[8 + t] = hits
+        if active[13 + t]:
+            total = 0
+            for i in range(m - p):
+                total += products[i] * products[i + p]
+            out[13 + t] = total
+
+
+@_jit
+def decimal_text(raw: np.ndarray) -> np.ndarray:
+    """The samples as space-separated decimal text (no trailing space), as bytes."""
+    n = raw.shape[0]
+    out = np.empty(4 * n, dtype=np.uint8)
+    at = 0
+    for i in range(n):
+        v = raw[i]
+        if v >= 100:
+            out[at] = 48 + v // 100
+            at += 1
+        if v >= 10:
+            out[at] = 48 + (v // 10) % 10
+            at += 1
+        out[at] = 48 + v % 10
+        at += 1
+        out[at] = 32
+        at += 1
+    return out[: max(at - 1, 0)]
+
+
+@_jit
+def shuffle(symbols: np.ndarray, raw: np.ndarray, seed: np.uint64) -> None:
+    """Fisher-Yates shuffle of both arrays with the same permutation (splitmix64 + Lemire bounds)."""
+    state = seed
+    n = symbols.shape[0]
+    for i in range(n - 1, 0, -1):
+        state += np.uint64(0x9E3779B97F4A7C15)
+        z = state
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+        bound = np.uint64(i + 1)
+        # multiply-shift: the high 64 bits of z * bound, via 32-bit halves
+        hi_z = z >> np.uint64(32)
+        lo_z = z & np.uint64(0xFFFFFFFF)
+        r = (hi_z * bound + ((lo_z * bound) >> np.uint64(32))) >> np.uint64(32)
+        j = np.int64(r)
+        a = symbols[i]
+        symbols[i] = symbols[j]
+        symbols[j] = a
+        b = raw[i]
+        raw[i] = raw[j]
+        raw[j] = b

@@ -1,0 +1,77 @@
+"""The IID track: permutation statistics, chi-square and LRS tests, and their verdicts."""
+
+from __future__ import annotations
+
+import bz2
+
+import numpy as np
+import pytest
+
+from fipsforge.entropy import _iid_kernels as ik
+from fipsforge.entropy import iid, samples
+from fipsforge.errors import FipsforgeError
+
+
+def uniform(n: int, bits: int, seed: int) -> samples.Samples:
+    data = np.random.default_rng(seed).integers(0, 1 << bits, n, dtype=np.uint8)
+    return samples.from_array(data, bits)
+
+
+def test_compression_statistic_is_bzip2_of_decimal_text() -> None:
+    raw = np.array([0, 7, 10, 99, 100, 255], dtype=np.uint8)
+    assert ik.decimal_text(raw).tobytes() == b"0 7 10 99 100 255"
+    assert iid.compressed_length(raw) == len(bz2.compress(b"0 7 10 99 100 255", 5))
+
+
+def test_statistics_on_a_known_sequence() -> None:
+    symbols = np.array([1, 3, 2, 2, 0, 1, 3, 0], dtype=np.uint8)
+    out = np.zeros(ik.STATISTICS)
+    ik.statistics(symbols, symbols, 4, 1.5, 1.5, np.ones(ik.STATISTICS, dtype=np.bool_), out)
+    # signs of x[i] > x[i+1]: + - + - + + - -> runs +|-|+|-|++|-... computed by hand:
+    assert out[1] == 6 and out[2] == 2 and out[3] == 4
+    assert out[8] == 1  # periodicity(1): one equal neighbour (2, 2)
+    assert out[13] == 1 * 3 + 3 * 2 + 2 * 2 + 2 * 0 + 0 * 1 + 1 * 3 + 3 * 0  # covariance(1)
+    assert out[0] == pytest.approx(2.0)  # excursion: running sums 1,4,6,8,8,9,12,12 vs 1.5 (i+1)
+
+
+def test_chi_square_p_value_matches_known_values() -> None:
+    assert iid.chi_square_p_value(3.841458820694124, 1) == pytest.approx(0.05, rel=1e-9)
+    assert iid.chi_square_p_value(18.307038053275146, 10) == pytest.approx(0.05, rel=1e-9)
+    assert iid.chi_square_p_value(1e-9, 5) == pytest.approx(1.0)
+
+
+def test_iid_data_passes_every_test() -> None:
+    result = iid.assess(uniform(50_000, 4, 11), seed=1)
+    assert result.chi_square_passed and result.lrs_passed and result.permutation_passed
+    assert result.iid
+    assert 0 < result.permutations_run < iid.PERMUTATIONS  # stopped early once every verdict was settled
+
+
+def test_negative_control_correlated_data_fails() -> None:
+    rng = np.random.default_rng(12)
+    walk = np.cumsum(rng.integers(-1, 2, 50_000)) % 16  # a random walk: strongly dependent
+    result = iid.assess(samples.from_array(walk.astype(np.uint8), 4), permutations=200, seed=2)
+    assert not result.permutation_passed
+    assert not result.iid
+    failed = {p.name for p in result.permutation if not p.passed}
+    assert "periodicity(1)" in failed or "numDirectionalRuns" in failed
+
+
+def test_binary_data_uses_the_byte_conversions() -> None:
+    result = iid.assess(uniform(40_000, 1, 13), seed=3)
+    assert result.binary and result.h_bitstring is None
+    assert result.iid
+
+
+def test_agrees_with_reference_verdicts_when_available() -> None:
+    sp = pytest.importorskip("sp800_90b")
+    data = uniform(30_000, 8, 14)
+    reference = sp.Data(data.raw.tobytes(), 8, False)
+    ours = iid.assess(data, seed=4)
+    assert ours.chi_square_passed == reference.chi_square_tests()
+    assert ours.lrs_passed == reference.lrs_tests()
+
+
+def test_too_few_samples_for_the_iid_track() -> None:
+    with pytest.raises(FipsforgeError, match=r"needs at least 20 samples"):
+        iid.assess(samples.from_array(np.arange(10, dtype=np.uint8), 4))

@@ -173,6 +173,15 @@ class Layout:
         self.write_index()
         return digest
 
+    def add_index(self, manifests: list[dict[str, Any]], tag: str) -> str:
+        """An image index (e.g. the OCI 1.1 referrers-tag index) listing `manifests`, tagged `tag`."""
+        data = json.dumps({"schemaVersion": 2, "mediaType": INDEX, "manifests": manifests}).encode()
+        digest = self.blob(data)
+        self.index.append({"mediaType": INDEX, "digest": digest, "size": len(data),
+                           "annotations": {"org.opencontainers.image.ref.name": tag}})  # fmt: skip
+        self.write_index()
+        return digest
+
     def write_index(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         (self.root / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
@@ -271,3 +280,22 @@ def wheel_tree(project: str) -> Path:
     with atomic_dir(target) as staging, zipfile.ZipFile(wheel) as archive:
         archive.extractall(staging / "usr/lib/python3/dist-packages")
     return target
+
+
+def spdx_document(libcrypto3: str) -> bytes:
+    """A minimal SPDX 2.3 document naming libcrypto3 at `libcrypto3` and the FIPS provider package."""
+    packages = [("libcrypto3", libcrypto3), ("openssl-provider-fips", "3.1.2-r0")]
+    document = {
+        "spdxVersion": "SPDX-2.3",
+        "dataLicense": "CC0-1.0",
+        "SPDXID": "SPDXRef-DOCUMENT",
+        "name": "wolfi-style",
+        "documentNamespace": "https://example.invalid/spdx/wolfi-style",
+        "creationInfo": {"created": "2026-01-01T00:00:00Z", "creators": ["Tool: fipsforge-tests"]},
+        "packages": [
+            {"name": n, "SPDXID": f"SPDXRef-{n}", "versionInfo": v, "downloadLocation": "NOASSERTION",
+             "filesAnalyzed": False}
+            for n, v in packages
+        ],
+    }  # fmt: skip
+    return json.dumps(document).encode()

@@ -6,7 +6,6 @@ wheels via pip) and the fipsforge stack build; inputs are cached under cache_roo
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ from oci_fixtures import (
     Layout,
     debian_rootfs,
     layer,
+    spdx_document,
     tree_entries,
     wheel_tree,
     write_layout,
@@ -147,31 +147,13 @@ def _apk_db(libcrypto3: str) -> bytes:
     ).encode()
 
 
-def spdx(libcrypto3: str) -> bytes:
-    packages = [("libcrypto3", libcrypto3), ("openssl-provider-fips", "3.1.2-r0")]
-    document = {
-        "spdxVersion": "SPDX-2.3",
-        "dataLicense": "CC0-1.0",
-        "SPDXID": "SPDXRef-DOCUMENT",
-        "name": "wolfi-style",
-        "documentNamespace": "https://example.invalid/spdx/wolfi-style",
-        "creationInfo": {"created": "2026-01-01T00:00:00Z", "creators": ["Tool: fipsforge-tests"]},
-        "packages": [
-            {"name": n, "SPDXID": f"SPDXRef-{n}", "versionInfo": v, "downloadLocation": "NOASSERTION",
-             "filesAnalyzed": False}
-            for n, v in packages
-        ],
-    }  # fmt: skip
-    return json.dumps(document).encode()
-
-
 @pytest.mark.parametrize(
     ("version", "verdict"), [("3.4.0-r1", "fail"), ("3.4.0-r2", "pass"), ("3.4.1-r0", "pass")]
 )
 def test_wolfi_style_libcrypto3_rule(corpus: Path, version: str, verdict: str) -> None:
     entries = [
         Entry("lib/apk/db/installed", data=_apk_db(version)),
-        Entry(f"var/lib/db/sbom/libcrypto3-{version}.spdx.json", data=spdx(version)),
+        Entry(f"var/lib/db/sbom/libcrypto3-{version}.spdx.json", data=spdx_document(version)),
     ]
     layout_dir = corpus / f"wolfi-{version}"
     write_layout(layout_dir, [layer(entries)])
@@ -190,13 +172,13 @@ def test_sbom_alone_decides_the_rule_attached_or_given(corpus: Path, tmp_path: P
     """No apk database: the rule runs on an SBOM attached as an OCI 1.1 referrer, or given with --sbom."""
     layout = Layout(corpus / "sbom-attached")
     digest = layout.add_image([layer([Entry("etc/os-release", data=b"ID=wolfi\n")])])
-    layout.add_artifact(digest, "application/spdx+json", spdx("3.4.0-r1"), "application/spdx+json")
+    layout.add_artifact(digest, "application/spdx+json", spdx_document("3.4.0-r1"), "application/spdx+json")
     attached = verify_image(str(corpus / "sbom-attached"), corpus)
     assert attached.kernel_independent == "no" and attached.sboms[0].startswith("oci-subject:sha256:")
     bare = corpus / "sbom-bare"
     write_layout(bare, [layer([Entry("etc/os-release", data=b"ID=wolfi\n")])])
     given = tmp_path / "given.spdx.json"
-    given.write_bytes(spdx("3.4.0-r2"))
+    given.write_bytes(spdx_document("3.4.0-r2"))
     assert verify_image(str(bare), corpus, sbom_files=[given]).verdict == "pass"
     # negative control: without the SBOM nothing names a FIPS module
     assert verify_image(str(bare), corpus).verdict == "fail"

@@ -18,6 +18,7 @@ import re
 import shutil
 import subprocess
 import tarfile
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -204,11 +205,10 @@ def _referrer(
     via: Literal["oci-subject", "cosign-tag"], descriptor: Descriptor, manifest: dict[str, Any]
 ) -> Referrer:
     layers = [Descriptor.model_validate(layer) for layer in manifest.get("layers") or []]
-    artifact = (
-        manifest.get("artifactType")
-        or descriptor.artifact_type
-        or (manifest.get("config") or {}).get("mediaType", "")
-    )
+    config_type = (manifest.get("config") or {}).get("mediaType", "")
+    if via == "cosign-tag" and layers:  # cosign's config is a generic one: the payload's type says more
+        config_type = layers[0].media_type
+    artifact = manifest.get("artifactType") or descriptor.artifact_type or config_type
     return Referrer(
         via=via, descriptor=descriptor, artifact_type=str(artifact), manifest=manifest, layers=layers
     )
@@ -365,11 +365,12 @@ def _archive_digest(member: str) -> str:
     return f"sha256:{match.group(1)}" if match else member
 
 
-def _skopeo_copy(source: str, dest: Path, tag: str) -> bool:
+def _skopeo_copy(source: str, dest: Path, tag: str, all_manifests: bool = False) -> bool:
     if shutil.which("skopeo") is None:
         raise FipsforgeError("skopeo: not installed (needed to read registry references)")
+    extra = ["--all"] if all_manifests else []
     done = subprocess.run(
-        ["skopeo", "copy", "--quiet", "--src-tls-verify=false", source, f"oci:{dest}:{tag}"],
+        ["skopeo", "copy", "--quiet", "--src-tls-verify=false", *extra, source, f"oci:{dest}:{tag}"],
         capture_output=True,
         text=True,
         check=False,
@@ -384,26 +385,41 @@ def _skopeo_copy(source: str, dest: Path, tag: str) -> bool:
 
 
 def _open_registry(ref: str, reference: str, work_dir: Path) -> ImageSource:
-    layout = work_dir / "registry-layout"
+    layout = Path(tempfile.mkdtemp(prefix="registry-", dir=work_dir))
     _skopeo_copy(f"docker://{reference}", layout, "image")
     image = _open_layout(ref, layout, "image", "registry")
-    if image.manifest_digest is not None:
-        repository = reference.rsplit("@", 1)[0]
-        last = repository.rsplit("/", 1)[-1]
-        if ":" in last:
-            repository = repository[: repository.rfind(":")]
-        legacy = image.manifest_digest.replace(":", "-")
-        for suffix in ("sbom", "att"):
-            tag = f"cosign-{suffix}"
-            if _skopeo_copy(f"docker://{repository}:{legacy}.{suffix}", layout, tag):
-                attached = _open_layout(ref, layout, tag, "registry")
-                descriptor = Descriptor(
-                    mediaType=str(attached.manifest.get("mediaType", "")),
-                    digest=attached.manifest_digest or "",
-                    annotations={"tag": f"{legacy}.{suffix}"},
-                )
-                image._extra_referrers.append(_referrer("cosign-tag", descriptor, attached.manifest))
+    if image.manifest_digest is None:
+        return image
+    repository = reference.rsplit("@", 1)[0]
+    last = repository.rsplit("/", 1)[-1]
+    if ":" in last:
+        repository = repository[: repository.rfind(":")]
+    tag_base = image.manifest_digest.replace(":", "-")
+    # OCI 1.1 referrers tag schema: an index tagged `<alg>-<hex>` lists the artifacts whose subject is the image
+    if _skopeo_copy(f"docker://{repository}:{tag_base}", layout, "referrers", all_manifests=True):
+        index = _tagged_index(layout, "referrers")
+        image._index_manifests += [Descriptor.model_validate(m) for m in index.get("manifests") or []]
+    for suffix in ("sbom", "att"):  # cosign's legacy tags
+        tag = f"cosign-{suffix}"
+        if _skopeo_copy(f"docker://{repository}:{tag_base}.{suffix}", layout, tag):
+            attached = _open_layout(ref, layout, tag, "registry")
+            attached.close()
+            descriptor = Descriptor(
+                mediaType=str(attached.manifest.get("mediaType", "")),
+                digest=attached.manifest_digest or "",
+                annotations={"tag": f"{tag_base}.{suffix}"},
+            )
+            image._extra_referrers.append(_referrer("cosign-tag", descriptor, attached.manifest))
     return image
+
+
+def _tagged_index(layout: Path, tag: str) -> dict[str, Any]:
+    """The image index that `tag` names in a layout (empty when the tag names a single manifest)."""
+    index = _parse_json((layout / "index.json").read_bytes(), str(layout / "index.json"))
+    blobs = _LayoutBlobs(layout)
+    descriptor = _pick_manifest(index, tag, str(layout / "index.json"))
+    data = _parse_json(_read_checked(blobs, descriptor, str(layout)), f"{layout}: {tag}")
+    return data if "manifests" in data else {}
 
 
 def open_image(ref: str, work_dir: Path) -> ImageSource:

@@ -8,9 +8,13 @@ from typing import Any
 import typer
 
 from fipsforge.console import print_json, stderr_console
+from fipsforge.entropy import collect as collecting
+from fipsforge.entropy import health as health_tests
 from fipsforge.entropy import iid as iid_track
 from fipsforge.entropy import noniid, restart, samples
+from fipsforge.entropy import report as reporting
 from fipsforge.entropy.estimators import Estimate
+from fipsforge.errors import FipsforgeError
 
 app = typer.Typer(
     name="entropy",
@@ -83,3 +87,110 @@ def assess(
     else:
         stderr_console.print(f"[dim]{file}[/]", highlight=False)
         print(text)
+
+
+def _flags(flags: int, names: list[str]) -> int:
+    for name in names:
+        if name not in collecting.FLAG_NAMES:
+            raise FipsforgeError(f"--flag: unknown flag {name!r} (known: {', '.join(collecting.FLAG_NAMES)})")
+        flags |= collecting.FLAG_NAMES[name]
+    return flags
+
+
+@app.command()
+def collect(
+    out: Path = typer.Argument(..., help="Directory to write (replaced atomically)."),
+    osr: int = typer.Option(collecting.DEFAULT_OSR, "--osr", help="Oversampling rate given to the library."),
+    flags: int = typer.Option(
+        collecting.DEFAULT_FLAGS, "--flags", help="Library flags as a number (default: FORCE_FIPS)."
+    ),
+    flag: list[str] = typer.Option(
+        [], "--flag", help=f"Add a library flag by name: {', '.join(collecting.FLAG_NAMES)}."
+    ),
+    samples_count: int = typer.Option(
+        1_000_000, "--samples", help="Consecutive samples (SP 800-90B §3.1.3)."
+    ),
+    restarts: int = typer.Option(
+        1000, "--restarts", help="Restarts for the restart set (§3.1.4); 0 for none."
+    ),
+    restart_samples: int = typer.Option(1000, "--restart-samples", help="Samples per restart."),
+    source: Path | None = typer.Option(
+        None, "--source", help="A jitterentropy source tree (default: the stack's)."
+    ),
+    json_output: bool = typer.Option(False, "--json", help="Print JSON only."),
+) -> None:
+    """Record raw time deltas from libjitterentropy's sampling loop on this host."""
+    with stderr_console.status("recording jitter samples"):
+        info = collecting.collect(
+            out,
+            osr=osr,
+            flags=_flags(flags, flag),
+            samples=samples_count,
+            restarts=restarts,
+            restart_samples=restart_samples,
+            source=source,
+        )
+    if json_output:
+        print_json(info)
+    else:
+        print(f"{out}: {info.samples} deltas, {info.restarts} x {info.restart_samples} restart deltas")
+        print(
+            f"libjitterentropy {info.library_version}, osr {info.osr}, flags 0x{info.flags:x}, on {info.host.cpu}"
+        )
+
+
+@app.command()
+def health(
+    file: Path = typer.Argument(..., help="Raw deltas (*.u64) or a sample file (one sample per byte)."),
+    h: float = typer.Option(..., "--h", help="Claimed min-entropy per sample."),
+    alpha_log2: int = typer.Option(30, "--alpha-log2", help="False-positive rate alpha = 2^-N."),
+    osr: int = typer.Option(collecting.DEFAULT_OSR, "--osr", help="The library's osr, for its own cutoffs."),
+    window: int | None = typer.Option(None, "--window", help="APT window (default 1024; 512 for binary)."),
+    json_output: bool = typer.Option(False, "--json", help="Print JSON only."),
+) -> None:
+    """RCT and APT cutoffs (SP 800-90B §4.4) and a run of both tests over a recording."""
+    result = health_tests.run(file, h, alpha_log2, osr, window)
+    if json_output:
+        print_json(result)
+        return
+    lib_rct, lib_apt = health_tests.library_cutoffs(osr)
+    print(
+        f"{result.file}: {result.samples} samples, claimed H = {result.claimed_h:g}, alpha = 2^-{result.alpha_log2}"
+    )
+    print(f"{'test':<34}{'cutoff':>8}{'window':>8}{'failures':>10}{'worst':>8}")
+    rows = [("RCT (SP 800-90B §4.4.1)", result.rct), ("APT (SP 800-90B §4.4.2)", result.apt)]
+    if result.library_rct and result.library_apt:
+        rows += [
+            (f"libjitterentropy RCT (stuck, osr {osr})", result.library_rct),
+            (f"libjitterentropy APT (osr {osr})", result.library_apt),
+        ]
+    for name, t in rows:
+        print(f"{name:<34}{t.cutoff:>8}{t.window or '':>8}{t.failures:>10}{t.worst:>8}")
+    if not result.library_rct:
+        print(
+            f"libjitterentropy with osr {osr}: RCT cutoff {lib_rct} (on its stuck test), APT cutoff {lib_apt} of 512"
+        )
+
+
+@app.command()
+def report(
+    out: Path = typer.Argument(..., help="Report directory to write (replaced atomically)."),
+    osr: int = typer.Option(collecting.DEFAULT_OSR, "--osr", help="Oversampling rate to judge against."),
+    flags: int = typer.Option(collecting.DEFAULT_FLAGS, "--flags", help="Library flags as a number."),
+    samples_count: int = typer.Option(1_000_000, "--samples", help="Consecutive samples to collect."),
+    restarts: int = typer.Option(1000, "--restarts", help="Restarts (1000 x 1000 runs the restart tests)."),
+    source: Path | None = typer.Option(
+        None, "--source", help="A jitterentropy source tree (default: the stack's)."
+    ),
+    json_output: bool = typer.Option(False, "--json", help="Print JSON only."),
+) -> None:
+    """Collect, assess, judge min-entropy per delta against 1/osr, recommend an osr, and plot."""
+    with stderr_console.status("collecting and assessing"):
+        result = reporting.report(
+            out, osr=osr, flags=flags, samples_count=samples_count, restarts=restarts, source=source
+        )
+    if json_output:
+        print_json(result)
+    else:
+        print(reporting.render(result))
+        print(f"Plots and report.json in {out}")

@@ -111,7 +111,7 @@ def assemble_rootfs(
     installed = []
     epoch = 0
     for package in resolution.packages:
-        unpacked = rf.unpack_deb(debs[package.name], root)
+        unpacked = rf.unpack_deb(debs[package.name], root, trim=spec.trim)
         installed.append(unpacked)
         epoch = max(epoch, unpacked.newest_mtime)
     rf.write_dpkg_status(root, installed)

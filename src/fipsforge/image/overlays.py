@@ -34,7 +34,7 @@ def stack_components(stack: StackBuild) -> list[Component]:
             name="openssl-fips-provider",
             version=m.fips_provider_version,
             role="fips-module",
-            description=f"{m.fips_provider_name} (fips.so, {m.fips_provider_build}), module-mac {m.module_mac}",
+            description=f"{m.fips_provider_name} (fips.so), module-mac {m.module_mac}",
             sources=provider_src,
         ),
         Component(

@@ -131,8 +131,8 @@ def _control_files(deb: Path) -> dict[str, bytes]:
     return files
 
 
-def unpack_deb(deb: Path, root: Path) -> InstalledPackage:
-    """Unpack one .deb into `root`, leaving out trimmed paths; returns what dpkg would record."""
+def unpack_deb(deb: Path, root: Path, trim: bool = True) -> InstalledPackage:
+    """Unpack one .deb into `root`, leaving out trimmed paths (with `trim`); returns what dpkg records."""
     control_files = _control_files(deb)
     control = Deb822(control_files.get("control", b"").decode())
     name = control.get("Package")
@@ -150,7 +150,7 @@ def unpack_deb(deb: Path, root: Path) -> InstalledPackage:
             if path == "/.":
                 kept.append(path)
                 continue
-            if trimmed(path):
+            if trim and trimmed(path):
                 dropped += 1
                 continue
             _place(tar, member, root, path)

@@ -37,6 +37,7 @@ class ImageSpec(BaseModel):
     suite: Literal["trixie"] = "trixie"
     packages: list[str] = Field(min_length=1)
     exclude: list[str] = Field(default_factory=list)
+    trim: bool = True
     fips_stack: bool = True
     cpython: bool = False
     entrypoint: list[str] = Field(default_factory=list)

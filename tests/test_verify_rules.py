@@ -271,3 +271,90 @@ def test_hostile_layer_is_a_critical_finding_in_the_report(tmp_path: Path) -> No
     rules = {(f.rule_id, f.severity) for f in report.findings}
     assert {("oci/layer-path-traversal", "critical"), ("oci/layer-device-node", "critical")} <= rules
     assert report.verdict == "fail"
+
+
+# -- other crypto libraries, static OpenSSL, Node and Java ------------------------------------------
+
+
+def _elf(tmp: Path, name: str, blob: bytes = b"", libcrypto: bool = False) -> bytes:
+    """A real little ELF program, optionally carrying `blob` in a section and a DT_NEEDED on libcrypto."""
+    if shutil.which("gcc") is None or shutil.which("objcopy") is None:
+        pytest.skip("gcc/objcopy not installed")
+    source, out = tmp / f"{name}.c", tmp / name
+    source.write_text("int main(void) { return 0; }\n")
+    link = ["-Wl,--no-as-needed", "/usr/lib/x86_64-linux-gnu/libcrypto.so.3"] if libcrypto else []
+    subprocess.run(["gcc", "-o", str(out), str(source), *link], check=True)
+    if blob:
+        (tmp / f"{name}.blob").write_bytes(blob)
+        subprocess.run(
+            ["objcopy", "--add-section", f".note.test={tmp / f'{name}.blob'}", str(out)], check=True
+        )
+    return out.read_bytes()
+
+
+OPENSSL_TEXT = b"\x00OpenSSL 3.0.13 30 Jan 2024\x00"
+
+
+def test_static_openssl_and_other_libraries(tmp_path: Path) -> None:
+    entries = [
+        Entry("usr/bin/app", data=_elf(tmp_path, "app", OPENSSL_TEXT), mode=0o755),
+        Entry("usr/bin/gcry", data=_elf(tmp_path, "gcry", b"\x00gcry_check_version\x00Libgcrypt 1.10.3\x00")),
+        Entry("usr/bin/wolf", data=_elf(tmp_path, "wolf", b"\x00wolfSSL_Init\x00")),
+        Entry("usr/bin/linked", data=_elf(tmp_path, "linked", OPENSSL_TEXT, libcrypto=True)),
+        Entry("usr/bin/plain", data=_elf(tmp_path, "plain")),
+    ]
+    write_layout(tmp_path / "img", [layer(entries)])
+    report = verify_image(str(tmp_path / "img"), tmp_path)
+    static = [
+        (lib.path, lib.linkage, lib.version)
+        for lib in report.crypto_libraries
+        if lib.family.startswith("OpenSSL")
+    ]
+    assert static == [("/usr/bin/app", "static", "3.0.13")]  # the dynamically linked one is not a copy
+    others = {
+        (lib.family, lib.version, lib.path)
+        for lib in report.crypto_libraries
+        if not lib.family.startswith("OpenSSL")
+    }
+    assert others == {("libgcrypt", "1.10.3", "/usr/bin/gcry"), ("wolfssl", None, "/usr/bin/wolf")}
+    assert {f.path for f in report.findings if f.rule_id == "CRYPTO001"} == {"/usr/bin/app"}
+    assert {f.path for f in report.findings if f.rule_id == "CRYPTO002"} == {"/usr/bin/gcry", "/usr/bin/wolf"}
+
+
+def test_node_shared_openssl_needs_nodejs_conf(tmp_path: Path) -> None:
+    node = _elf(tmp_path, "node", libcrypto=True)
+    base = [Entry("usr/bin/node", data=node, mode=0o755), Entry("usr/lib/ssl/openssl.cnf", data=OPENSSL_CNF)]
+    write_layout(tmp_path / "a", [layer(base)])
+    rules = {f.rule_id for f in verify_image(str(tmp_path / "a"), tmp_path).findings}
+    assert {"NODE001", "NODE002"} <= rules
+    with_node_conf = OPENSSL_CNF.replace(b"openssl_conf = openssl_init", b"nodejs_conf = openssl_init")
+    write_layout(tmp_path / "b", [layer([base[0], Entry("usr/lib/ssl/openssl.cnf", data=with_node_conf)])])
+    rules = {f.rule_id for f in verify_image(str(tmp_path / "b"), tmp_path).findings}
+    assert "NODE001" in rules and "NODE002" not in rules
+    write_layout(tmp_path / "c", [layer([Entry("usr/bin/node", data=_elf(tmp_path, "node2", OPENSSL_TEXT))])])
+    rules = {f.rule_id for f in verify_image(str(tmp_path / "c"), tmp_path).findings}
+    assert "NODE003" in rules
+
+
+def test_java_bc_fips_and_providers(tmp_path: Path) -> None:
+    security = b"security.provider.1=org.bouncycastle.jcajce.provider.BouncyCastleFipsProvider\nsecurity.provider.2=SUN\n"
+    jdk = "usr/lib/jvm/java-21/conf/security/java.security"
+    write_layout(
+        tmp_path / "fips",
+        [layer([Entry("opt/app/lib/bc-fips-2.0.0.jar", data=b"PK"), Entry(jdk, data=security)])],
+    )
+    report = verify_image(str(tmp_path / "fips"), tmp_path)
+    [module] = report.fips_modules
+    assert (module.name, module.version, module.cmvp_certificate) == (
+        "Bouncy Castle FIPS Java API",
+        "2.0.0",
+        "#4743",
+    )
+    assert module.cmvp_sources and "retrieved" in module.cmvp_sources[0]
+    assert "JAVA001" not in {f.rule_id for f in report.findings}
+    plain = b"security.provider.1=SUN\nsecurity.provider.2=SunRsaSign\n"
+    write_layout(tmp_path / "plain", [layer([Entry(jdk, data=plain)])])
+    report = verify_image(str(tmp_path / "plain"), tmp_path)
+    assert [(f.rule_id, f.severity) for f in report.findings if f.rule_id == "JAVA001"] == [
+        ("JAVA001", "high")
+    ]

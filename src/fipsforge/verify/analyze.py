@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Literal
 
 from fipsforge import cmvp
 from fipsforge.errors import FipsforgeError
@@ -175,8 +176,14 @@ def _inventory(state: _State, sbom_files: list[Path]) -> None:
 
 
 def _has_openssl(state: _State) -> bool:
-    return any(f.openssl_versions or f.fips_provider or (f.soname or "").startswith("libcrypto.so")
-               for f in state.elves.values())  # fmt: skip
+    """Whether anything in the image is, carries, or links OpenSSL (so its configuration matters)."""
+    return any(
+        f.openssl_versions
+        or f.fips_provider
+        or (f.soname or "").startswith("libcrypto.so")
+        or any(n.startswith("libcrypto.so") for n in f.needed)
+        for f in state.elves.values()
+    )
 
 
 def _openssldir(state: _State) -> str | None:
@@ -193,6 +200,10 @@ def _certify(state: _State, module: FipsModule) -> None:
     """Fill in the CMVP fields from fipsforge's shipped data (exact version match only)."""
     certificate = cmvp.find_certificate(module.name, module.version) if module.version else None
     module.cmvp_certificate = certificate.certificate if certificate else None
+    if certificate is not None:
+        module.cmvp_sources = [
+            f"{s.source} (retrieved {s.retrieved.isoformat()})" for s in certificate.sources
+        ]
     module.cmvp_status = (
         cmvp.module_status(module.name, module.version, state.today) if module.version else cmvp.NOT_VALIDATED
     )
@@ -216,8 +227,12 @@ def _openssl(state: _State, config: OpenSSLConfig | None) -> None:
             linked = any(n.startswith("libcrypto.so") for n in facts.needed)
             if linked and not is_libcrypto:
                 continue
-            vendored = any(d in path for d in VENDOR_DIRS) or not path.startswith(SYSTEM_LIB_DIRS)
-            linkage = "shared" if is_libcrypto and not vendored else ("vendored" if vendored else "static")
+            in_vendor_dir = any(d in path for d in VENDOR_DIRS)
+            if is_libcrypto:
+                system = path.startswith(SYSTEM_LIB_DIRS) and not in_vendor_dir
+                linkage: Literal["shared", "static", "vendored"] = "shared" if system else "vendored"
+            else:
+                linkage = "vendored" if in_vendor_dir else "static"
             version = facts.openssl_versions[0] if facts.openssl_versions else None
             state.libraries.append(CryptoLibrary(family="OpenSSL libcrypto", version=version, path=path,
                                                  linkage=linkage, jitter=facts.jitter))  # fmt: skip

@@ -49,6 +49,7 @@ class FipsModule(BaseModel):
     cmvp_certificate: str | None
     cmvp_status: str
     integrity_ok: bool | None
+    cmvp_sources: list[str] = Field(default_factory=list)
     jitter_inside: bool = False
     evidence: str = ""
 
@@ -62,6 +63,7 @@ class GoBinary(BaseModel):
     fips140_module: str | None = None
     fips140_default: str | None = None
     crypto_backend: str
+    cgo: bool = False
     cpu_jitter_entropy: bool = False
 
 

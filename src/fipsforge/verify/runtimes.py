@@ -62,6 +62,7 @@ def go_binaries(elves: dict[str, ElfFacts]) -> list[GoBinary]:
                 fips140_module=fips if fips and fips != "off" else None,
                 fips140_default=godebug.get("fips140"),
                 crypto_backend=backend,
+                cgo=settings.get("CGO_ENABLED") == "1",
                 cpu_jitter_entropy=facts.go_jitter_entropy,
             )
         )

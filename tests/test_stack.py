@@ -10,14 +10,15 @@ import pytest
 from typer.testing import CliRunner
 
 from fipsforge.cli import app
-from fipsforge.sandbox import EntropyMode, run_sandboxed
-from fipsforge.stack.build import MODULES_DIR, StackBuild, build_stack
+from fipsforge.sandbox import FIPS_PROVIDER_SEEDING, EntropyMode, run_sandboxed
+from fipsforge.stack.build import MODULES_DIR, StackBuild, StackOptions, build_stack
 from fipsforge.stack.check import (
     Expectation,
     check_stack,
     identity_checks,
     negative_controls,
     openssl_probes,
+    parse_providers,
     run_probe,
     stack_binds,
 )
@@ -44,12 +45,10 @@ def test_providers_are_fips_and_base_at_3_5(stack_build: StackBuild) -> None:
         Path("/"), ["openssl", "list", "-providers"], binds=stack_binds(stack_build.staging)
     )
     assert result.ok, result.stderr
-    blocks = result.stdout.split("\n  ")
-    fips = next(block for block in blocks if block.startswith("fips"))
-    base = next(block for block in blocks if block.startswith("base"))
-    assert "status: active" in fips and "status: active" in base
-    assert "version: 3.5." in fips
-    assert "default" not in [block.split("\n")[0].strip() for block in blocks]
+    blocks = parse_providers(result.stdout)
+    assert sorted(blocks) == ["base", "fips"], "the default provider must not be loaded"
+    assert "status: active" in blocks["fips"] and "status: active" in blocks["base"]
+    assert "version: 3.5." in blocks["fips"]
 
 
 def test_module_mac_is_hmac_sha256_over_fips_so(stack_build: StackBuild) -> None:
@@ -67,7 +66,7 @@ def test_crypto_with_kernel_entropy_cut_off(stack_build: StackBuild, probe: obje
     result = run_probe(Path("/"), stack_binds(stack_build.staging), probe)
     assert result.passed, result.detail
     if probe.expect is Expectation.SUCCEEDS:
-        assert result.denied_syscalls == 0, "the stack must not even try the kernel"
+        assert result.kernel_seeding_calls == 0, "the stack must not even try the kernel for seed material"
 
 
 def test_negative_controls_fail_in_the_same_sandbox(stack_build: StackBuild) -> None:
@@ -75,7 +74,7 @@ def test_negative_controls_fail_in_the_same_sandbox(stack_build: StackBuild) -> 
     assert stock.passed, f"stock Debian openssl must fail with the kernel cut off: {stock.detail}"
     assert "error" in stock.detail.lower() or "exit" in stock.detail
     assert kernel_seeded.passed, f"the kernel-seeded fips.so must fail: {kernel_seeded.detail}"
-    assert stock.denied_syscalls > 0 and kernel_seeded.denied_syscalls > 0
+    assert stock.kernel_seeding_calls > 0 and kernel_seeded.kernel_seeding_calls > 0
 
 
 def test_kernel_seeded_fips_so_calls_getrandom_and_ours_does_not(stack_build: StackBuild) -> None:
@@ -87,11 +86,13 @@ def test_kernel_seeded_fips_so_calls_getrandom_and_ours_does_not(stack_build: St
     ours = run_sandboxed(Path("/"), command, binds=stack_binds(stack_build.staging))
     assert trap.ok and ours.ok  # with the kernel available both "work": that is the trap
     seeding = [
-        c for c in trap.randomness_calls if c.syscall == "getrandom" and "fips.so" in (c.library or "")
+        c
+        for c in trap.crypto_relevant_calls
+        if c.syscall == "getrandom" and c.purpose == FIPS_PROVIDER_SEEDING
     ]
     assert seeding, "Debian's fips.so (no enable-fips-jitter) should seed from getrandom"
-    ours_seeding = [c for c in ours.randomness_calls if "fips.so" in (c.library or "")]
-    assert ours_seeding == []
+    assert ours.crypto_relevant_calls == []
+    assert {c.purpose for c in ours.randomness_calls} <= {"glibc malloc tcache key"}
 
 
 def test_tampered_fips_so_fails_to_load_and_check_says_so(stack_build: StackBuild, tmp_path: Path) -> None:
@@ -132,3 +133,23 @@ def test_build_out_copies_the_staged_tree(stack_build: StackBuild, tmp_path: Pat
     assert (tmp_path / "out/rootfs" / MODULES_DIR / "fips.so").is_file()
     assert (tmp_path / "out/manifest.json").is_file()
     assert str(tmp_path / "out/rootfs") in result.stdout
+
+
+PAIRED_RELEASE = ("openssl", "3.0.17-1~deb12u2", "bookworm")
+
+
+def test_pairing_with_a_separately_supplied_3_0_provider() -> None:
+    """A 3.0.x fips.so calls the legacy get_entropy upcall; our jitter libcrypto answers it from jitter."""
+    from fipsforge.stack.sources import fetch_source_package
+
+    release = fetch_source_package(*PAIRED_RELEASE).file(".orig.tar.gz")
+    sha256 = fetch_source_package(*PAIRED_RELEASE).sha256[release.name]
+    paired = build_stack(StackOptions(fips_provider_source=release, fips_provider_sha256=sha256))
+    assert paired.manifest.pairing is not None
+    assert paired.manifest.pairing.provider_version == "3.0.17"
+    assert paired.manifest.pairing.sha256 == sha256
+    assert paired.manifest.fips_provider_version == "3.0.17"
+    assert paired.manifest.openssl_version.startswith("3.5.")
+    rand = run_probe(Path("/"), stack_binds(paired.staging), openssl_probes()[0])
+    assert rand.passed, f"paired provider must seed without the kernel: {rand.detail}"
+    assert rand.kernel_seeding_calls == 0

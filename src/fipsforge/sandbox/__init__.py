@@ -33,6 +33,7 @@ from fipsforge.fsutil import atomic_file, cache_root
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 LIBC_OBJECTS = ("libc.so", "ld-linux", "libpthread.so")
+FIPS_PROVIDER_SEEDING = "OpenSSL FIPS provider seeding (fips.so, through libcrypto)"
 
 
 class EntropyMode(StrEnum):
@@ -51,6 +52,29 @@ class RandomnessCall(BaseModel):
     frames: list[str]
     library: str | None
     """The first object in the call stack that is not libc or the dynamic loader: who asked."""
+    purpose: str = "unknown"
+    crypto_relevant: bool = True
+    """False only for calls recognised as not feeding cryptography (e.g. glibc's malloc tcache key)."""
+
+    def classify(self) -> RandomnessCall:
+        """Name what the randomness was for, from the call stack."""
+        libc_frames = []
+        for frame in self.frames:
+            if not any(name in frame for name in LIBC_OBJECTS):
+                break
+            libc_frames.append(frame)
+        if any("(malloc" in frame or "(calloc" in frame for frame in libc_frames):
+            purpose, relevant = "glibc malloc tcache key", False
+        elif any("fips.so" in frame for frame in self.frames):
+            purpose, relevant = FIPS_PROVIDER_SEEDING, True
+        elif any("libcrypto" in frame or "libssl" in frame for frame in self.frames):
+            purpose, relevant = "OpenSSL libcrypto seeding", True
+        elif any("python" in frame for frame in self.frames):
+            purpose, relevant = "CPython runtime (hash seed, os.urandom)", False
+        else:
+            purpose, relevant = "unknown", True
+        self.purpose, self.crypto_relevant = purpose, relevant
+        return self
 
 
 class SandboxResult(BaseModel):
@@ -65,6 +89,10 @@ class SandboxResult(BaseModel):
     @property
     def denied_syscalls(self) -> list[RandomnessCall]:
         return [call for call in self.randomness_calls if call.denied]
+
+    @property
+    def crypto_relevant_calls(self) -> list[RandomnessCall]:
+        return [call for call in self.randomness_calls if call.crypto_relevant]
 
     @property
     def ok(self) -> bool:
@@ -249,4 +277,4 @@ def parse_randomness_trace(log: str) -> list[RandomnessCall]:
             library=None,
         )
         calls.append(current)
-    return calls
+    return [call.classify() for call in calls]

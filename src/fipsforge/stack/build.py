@@ -8,6 +8,7 @@ packages unchanged. The build is keyed on the SHA-256 of every input and option 
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import hashlib
 import json
@@ -16,15 +17,14 @@ import re
 import shutil
 import subprocess
 import tarfile
-import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from debian.changelog import Changelog
 from pydantic import BaseModel
 
 from fipsforge.errors import FipsforgeError
-from fipsforge.fsutil import atomic_dir, cache_root, exclusive_lock, sha256_file, temporary_name
+from fipsforge.fsutil import atomic_dir, cache_root, exclusive_lock, sha256_file
 from fipsforge.stack.config import OPENSSLDIR, hardened_openssl_cnf, read_module_mac, relocated_openssl_cnf
 from fipsforge.stack.integrity import module_mac
 from fipsforge.stack.sources import (
@@ -76,7 +76,6 @@ class StackManifest(BaseModel):
     openssl_version_text: str
     fips_provider_name: str
     fips_provider_version: str
-    fips_provider_build: str
     jitterentropy_version: str
     jent_version: int
     seeding_source: str
@@ -132,7 +131,8 @@ def build_stack(
 ) -> StackBuild:
     """Build (or take from the cache) the stack and return the staged tree and its manifest.
 
-    With `out`, the staged tree is also copied there (atomically) and that copy is returned.
+    With `out`, the staged tree is also copied there (atomically) and that copy is returned. A paired
+    build reuses the plain stack's libcrypto and replaces only fips.so.
     """
     options = options or StackOptions()
     report = progress or (lambda _step: None)
@@ -141,14 +141,21 @@ def build_stack(
     openssl = fetch_source_package(OPENSSL_PACKAGE, options.openssl_version)
     jitter = fetch_source_package(JITTERENTROPY_PACKAGE, options.jitterentropy_version)
     inputs = {**openssl.sha256, **jitter.sha256}
+    base = None
     if options.fips_provider_source is not None and options.fips_provider_sha256 is not None:
+        base = build_stack(
+            options.model_copy(update={"fips_provider_source": None, "fips_provider_sha256": None})
+        )
         inputs[options.fips_provider_source.name] = options.fips_provider_sha256.lower()
     key = cache_key(options, inputs)
     entry = cache_root() / "stack" / key
     with exclusive_lock(entry.with_name(f".{key}.lock")):
         if not (entry / "manifest.json").is_file():
-            with atomic_dir(entry) as staging_entry:
-                _build_into(staging_entry, options, openssl, jitter, inputs, key, report)
+            with atomic_dir(entry) as staging_entry, _build_directory(key) as work:
+                if base is None:
+                    _build_into(staging_entry, work, options, openssl, jitter, inputs, key, report)
+                else:
+                    _pair_into(staging_entry, work, base, options, inputs, key, report)
     build = load_stack(entry)
     if out is None:
         return build
@@ -156,6 +163,18 @@ def build_stack(
         shutil.copytree(build.staging, copy / "rootfs", symlinks=True)
         shutil.copy2(entry / "manifest.json", copy / "manifest.json")
     return load_stack(out)
+
+
+@contextlib.contextmanager
+def _build_directory(key: str) -> Iterator[Path]:
+    """A fixed build directory (the entry's lock is held): OpenSSL embeds include paths in its binaries."""
+    work = cache_root() / "build" / f"stack-{key}"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    try:
+        yield work
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def load_stack(directory: Path) -> StackBuild:
@@ -181,8 +200,17 @@ def _run(command: list[str], cwd: Path, log: Path, env: dict[str, str] | None = 
         raise FipsforgeError(f"{command[0]} failed (exit {done.returncode}), see {log}: {' '.join(tail)}")
 
 
+def _log_file(key: str) -> Path:
+    logs = cache_root() / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    log = logs / f"stack-{key}.log"
+    log.write_text("")
+    return log
+
+
 def _build_into(
     entry: Path,
+    work: Path,
     options: StackOptions,
     openssl: SourcePackage,
     jitter: SourcePackage,
@@ -190,50 +218,73 @@ def _build_into(
     key: str,
     report: Progress,
 ) -> None:
-    logs = cache_root() / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    log = logs / f"stack-{key}.log"
-    log.write_text("")
+    log = _log_file(key)
     staging = entry / "rootfs"
-    with tempfile.TemporaryDirectory(prefix=temporary_name(entry), dir=entry.parent) as scratch:
-        work = Path(scratch)
-        build_env = {**os.environ, "SOURCE_DATE_EPOCH": str(source_date_epoch(openssl))}
-        report("libjitterentropy")
-        jitter_dir = build_jitterentropy(extract(jitter.file(".orig.tar.xz"), work / "jitter"), log)
-        report("configure OpenSSL")
-        source = extract(openssl.file(".orig.tar.gz"), work / "openssl")
-        configure = [
-            "./Configure", *OPENSSL_CONFIGURE,
-            f"--with-jitter-include={jitter_dir}", f"--with-jitter-lib={jitter_dir}",
-        ]  # fmt: skip
-        _run(["perl", *configure], source, log, env=build_env)
-        report("compile OpenSSL")
-        _run(["make", f"-j{options.jobs}"], source, log, env=build_env)
-        report("install")
-        _run(["make", "install_sw", f"DESTDIR={staging}"], source, log)
-        for static in (staging / LIBDIR).glob("*.a"):
-            static.unlink()
-        (staging / MODULES_DIR).mkdir(parents=True, exist_ok=True)
-        pairing = None
-        if options.fips_provider_source is not None:
-            report("paired FIPS provider")
-            fips_so, pairing = build_paired_provider(options, work, log)
-        else:
-            fips_so = source / "providers" / "fips.so"
-        shutil.copy2(fips_so, staging / MODULES_DIR / "fips.so")
-        report("fipsinstall")
-        ssl_dir = staging / OPENSSLDIR.lstrip("/")
-        ssl_dir.mkdir(parents=True, exist_ok=True)
-        env = staged_environment(staging, scratch=work)
-        _run(
-            ["openssl", "fipsinstall", "-module", str(staging / MODULES_DIR / "fips.so"),
-             "-out", str(ssl_dir / "fipsmodule.cnf"), "-provider_name", "fips", "-section_name", "fips_sect"],
-            work, log, env={**env, "OPENSSL_CONF": "/dev/null"},
-        )  # fmt: skip
-        (ssl_dir / "openssl.cnf").write_text(hardened_openssl_cnf())
-        report("manifest")
-        manifest = describe(staging, env, " ".join(configure), inputs, key, pairing, options)
-        (entry / "manifest.json").write_text(manifest.model_dump_json(indent=2) + "\n")
+    build_env = {**os.environ, "SOURCE_DATE_EPOCH": str(source_date_epoch(openssl))}
+    report("libjitterentropy")
+    jitter_dir = build_jitterentropy(extract(jitter.file(".orig.tar.xz"), work / "jitter"), log)
+    report("configure OpenSSL")
+    source = extract(openssl.file(".orig.tar.gz"), work / "openssl")
+    configure = [
+        "./Configure", *OPENSSL_CONFIGURE,
+        f"--with-jitter-include={jitter_dir}", f"--with-jitter-lib={jitter_dir}",
+    ]  # fmt: skip
+    _run(["perl", *configure], source, log, env=build_env)
+    report("compile OpenSSL")
+    _run(["make", f"-j{options.jobs}"], source, log, env=build_env)
+    report("install")
+    _run(["make", "install_sw", f"DESTDIR={staging}"], source, log)
+    for static in (staging / LIBDIR).glob("*.a"):
+        static.unlink()
+    (staging / MODULES_DIR).mkdir(parents=True, exist_ok=True)
+    shutil.copy2(source / "providers" / "fips.so", staging / MODULES_DIR / "fips.so")
+    _install_config(entry, work, " ".join(configure), inputs, key, None, options, log, report)
+
+
+def _pair_into(
+    entry: Path,
+    work: Path,
+    base: StackBuild,
+    options: StackOptions,
+    inputs: dict[str, str],
+    key: str,
+    report: Progress,
+) -> None:
+    """The plain stack with fips.so built from the separately supplied release."""
+    log = _log_file(key)
+    shutil.copytree(base.staging, entry / "rootfs", symlinks=True)
+    report("paired FIPS provider")
+    fips_so, pairing = build_paired_provider(options, work, log)
+    shutil.copy2(fips_so, entry / "rootfs" / MODULES_DIR / "fips.so")
+    _install_config(entry, work, base.manifest.configure, inputs, key, pairing, options, log, report)
+
+
+def _install_config(
+    entry: Path,
+    work: Path,
+    configure: str,
+    inputs: dict[str, str],
+    key: str,
+    pairing: FipsProviderPairing | None,
+    options: StackOptions,
+    log: Path,
+    report: Progress,
+) -> None:
+    """fipsinstall for the staged fips.so, the hardened openssl.cnf, and the manifest."""
+    staging = entry / "rootfs"
+    report("fipsinstall")
+    ssl_dir = staging / OPENSSLDIR.lstrip("/")
+    ssl_dir.mkdir(parents=True, exist_ok=True)
+    env = staged_environment(staging, scratch=work)
+    _run(
+        ["openssl", "fipsinstall", "-module", str(staging / MODULES_DIR / "fips.so"),
+         "-out", str(ssl_dir / "fipsmodule.cnf"), "-provider_name", "fips", "-section_name", "fips_sect"],
+        work, log, env={**env, "OPENSSL_CONF": "/dev/null"},
+    )  # fmt: skip
+    (ssl_dir / "openssl.cnf").write_text(hardened_openssl_cnf())
+    report("manifest")
+    manifest = describe(staging, env, configure, inputs, key, pairing, options)
+    (entry / "manifest.json").write_text(manifest.model_dump_json(indent=2) + "\n")
 
 
 def source_date_epoch(package: SourcePackage) -> int:
@@ -318,11 +369,10 @@ def describe(
     version_text = _openssl(staging, env, "version", "-a")
     seeding = re.search(r"^Seeding source: (.*)$", version_text, re.MULTILINE)
     jent = re.search(r"JITTER \((\d+)\)", version_text)
-    providers = _openssl(staging, env, "list", "-providers", "-verbose")
-    fips_block = providers.split("fips\n", 1)[1] if "fips\n" in providers else ""
+    providers = _openssl(staging, env, "list", "-providers")
+    fips_block = providers.split("  fips\n", 1)[1] if "  fips\n" in providers else ""
     name = re.search(r"name: (.*)", fips_block)
     version = re.search(r"version: (.*)", fips_block)
-    build_info = re.search(r"buildinfo: (.*)", fips_block)
     mac = read_module_mac(staging / OPENSSLDIR.lstrip("/") / "fipsmodule.cnf")
     if mac != module_mac(staging / MODULES_DIR / "fips.so"):
         raise FipsforgeError("fipsmodule.cnf: module-mac does not match fips.so")
@@ -332,7 +382,6 @@ def describe(
         openssl_version_text=version_text.splitlines()[0],
         fips_provider_name=name.group(1).strip() if name else "unknown",
         fips_provider_version=version.group(1).strip() if version else "unknown",
-        fips_provider_build=build_info.group(1).strip() if build_info else "unknown",
         jitterentropy_version=decode_jent_version(jent_version),
         jent_version=jent_version,
         seeding_source=seeding.group(1).strip() if seeding else "unknown",

@@ -18,15 +18,16 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from fipsforge.apt import AptRoot
 from fipsforge.errors import FipsforgeError
 from fipsforge.fsutil import atomic_dir, cache_root
-from fipsforge.sandbox import EntropyMode, SandboxResult, run_sandboxed
+from fipsforge.sandbox import FIPS_PROVIDER_SEEDING, EntropyMode, SandboxResult, run_sandboxed
 from fipsforge.stack.build import LIBDIR, MODULES_DIR, StackBuild, load_stack
 from fipsforge.stack.config import OPENSSLDIR, read_module_mac
 from fipsforge.stack.integrity import module_mac
+from fipsforge.stack.sources import apt_root
 
-SCRATCH = "/scratch"
+SCRATCH = "/tmp/scratch"
+CONFIG_FILE = f"{OPENSSLDIR}/openssl.cnf"  # present in every stack and image: input for the digest probes
 
 
 class Expectation(StrEnum):
@@ -44,6 +45,8 @@ class Probe(BaseModel):
     expect: Expectation
     mode: EntropyMode = EntropyMode.KERNEL_CUT_OFF
     stdout_must_match: str | None = None
+    refusal_must_match: str = r"unsupported|initialization error|not supported|disabled"
+    """A refusal counts only with OpenSSL's own reason, so a broken sandbox cannot pass for one."""
     stdin: str | None = None
 
 
@@ -55,7 +58,8 @@ class CheckResult(BaseModel):
     expect: Expectation
     passed: bool
     detail: str
-    getrandom_calls: int = 0
+    kernel_seeding_calls: int = 0
+    """getrandom calls and /dev/*random opens that fed cryptography (malloc's tcache key excluded)."""
     denied_syscalls: int = 0
 
 
@@ -86,23 +90,24 @@ def openssl_probes() -> list[Probe]:
                          "-out", f"{s}/rsa.pem"], ["openssl", "pkey", "-in", f"{s}/rsa.pem", "-noout", "-text"]],
               expect=Expectation.SUCCEEDS, stdout_must_match=r"Private-Key: \(3072 bit"),
         Probe(id="aes-256-gcm", group="approved, kernel cut off",
-              description="AES-256-GCM encryption (CMS AuthEnvelopedData) and decryption",
+              description="AES-256-GCM encryption and decryption (CMS, RSA-3072 OAEP recipient)",
               commands=[
-                  ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                   "-subj", "/CN=fipsforge", "-keyout", f"{s}/key.pem", "-out", f"{s}/cert.pem"],
-                  ["openssl", "cms", "-encrypt", "-aes-256-gcm", "-in", "/etc/hostname", "-recip",
-                   f"{s}/cert.pem", "-outform", "DER", "-out", f"{s}/message.der"],
-                  ["openssl", "cms", "-cmsout", "-print", "-inform", "DER", "-in", f"{s}/message.der"],
+                  ["openssl", "req", "-x509", "-newkey", "rsa:3072", "-nodes", "-subj", "/CN=fipsforge",
+                   "-keyout", f"{s}/key.pem", "-out", f"{s}/cert.pem"],
+                  ["openssl", "cms", "-encrypt", "-aes-256-gcm", "-in", f"{s}/cert.pem", "-recip", f"{s}/cert.pem",
+                   "-keyopt", "rsa_padding_mode:oaep", "-outform", "DER", "-out", f"{s}/message.der"],
+                  ["openssl", "cms", "-decrypt", "-inform", "DER", "-in", f"{s}/message.der",
+                   "-inkey", f"{s}/key.pem", "-recip", f"{s}/cert.pem"],
               ],
-              expect=Expectation.SUCCEEDS, stdout_must_match=r"aes-256-gcm|id-aes256-GCM"),
+              expect=Expectation.SUCCEEDS, stdout_must_match=r"BEGIN CERTIFICATE"),
         Probe(id="ml-kem-768-keygen", group="approved, kernel cut off", description="ML-KEM-768 key generation",
               commands=[["openssl", "genpkey", "-algorithm", "ML-KEM-768", "-out", f"{s}/mlkem.pem"],
                         ["openssl", "pkey", "-in", f"{s}/mlkem.pem", "-noout", "-text"]],
               expect=Expectation.SUCCEEDS, stdout_must_match=r"ML-KEM-768"),
         Probe(id="md5-refused", group="non-approved, refused", description="MD5 digest",
-              commands=[["openssl", "dgst", "-md5", "/etc/hostname"]], expect=Expectation.REFUSED),
+              commands=[["openssl", "dgst", "-md5", CONFIG_FILE]], expect=Expectation.REFUSED),
         Probe(id="chacha20-refused", group="non-approved, refused", description="ChaCha20 encryption",
-              commands=[["openssl", "enc", "-chacha20", "-K", "00" * 32, "-iv", "00" * 16, "-in", "/etc/hostname",
+              commands=[["openssl", "enc", "-chacha20", "-K", "00" * 32, "-iv", "00" * 16, "-in", CONFIG_FILE,
                          "-out", f"{s}/chacha.bin"]], expect=Expectation.REFUSED),
         Probe(id="x25519-refused", group="non-approved, refused", description="X25519 key generation",
               commands=[["openssl", "genpkey", "-algorithm", "X25519", "-out", f"{s}/x25519.pem"]],
@@ -126,9 +131,13 @@ def run_probe(root: Path, binds: dict[Path, str], probe: Probe) -> CheckResult:
     succeeded = all(run.ok for run in runs) and len(runs) == len(probe.commands)
     if succeeded and probe.stdout_must_match:
         succeeded = re.search(probe.stdout_must_match, last.stdout, re.MULTILINE) is not None
-    passed = succeeded if probe.expect is Expectation.SUCCEEDS else not succeeded
-    message = (last.stderr.strip().splitlines() or [last.stdout.strip()[:120]])[-1:] if not last.ok else []
-    detail = f"exit {last.returncode}" + (f": {message[0][:200]}" if message else "")
+    if probe.expect is Expectation.SUCCEEDS:
+        passed = succeeded
+    else:
+        passed = not succeeded and re.search(probe.refusal_must_match, last.stderr) is not None
+    detail = (
+        f"exit {last.returncode}" if last.ok else f"exit {last.returncode}: {failure_reason(last.stderr)}"
+    )
     return CheckResult(
         id=probe.id,
         group=probe.group,
@@ -137,11 +146,20 @@ def run_probe(root: Path, binds: dict[Path, str], probe: Probe) -> CheckResult:
         expect=probe.expect,
         passed=passed,
         detail=detail,
-        getrandom_calls=sum(
-            1 for run in runs for call in run.randomness_calls if call.syscall == "getrandom"
-        ),
+        kernel_seeding_calls=sum(len(run.crypto_relevant_calls) for run in runs),
         denied_syscalls=sum(len(run.denied_syscalls) for run in runs),
     )
+
+
+def failure_reason(stderr: str) -> str:
+    """The reason (and data) of the last OpenSSL error line, else the last line of stderr."""
+    lines = [line for line in stderr.strip().splitlines() if line.strip()]
+    for line in reversed(lines):
+        fields = line.split(":")
+        if len(fields) >= 8 and fields[1] == "error":
+            data = ":".join(fields[8:]).strip()
+            return f"{fields[4]}: {fields[5]}" + (f" ({data})" if data else "")
+    return lines[-1][:200] if lines else "no output"
 
 
 def stack_binds(staging: Path) -> dict[Path, str]:
@@ -155,15 +173,17 @@ def stack_binds(staging: Path) -> dict[Path, str]:
     }
 
 
+def parse_providers(listing: str) -> dict[str, str]:
+    """`openssl list -providers` output as provider name -> its indented block of fields."""
+    return dict(re.findall(r"^  (\w+)\n((?:    .*\n?)*)", listing, re.MULTILINE))
+
+
 def identity_checks(build: StackBuild, binds: dict[Path, str]) -> list[CheckResult]:
     """JITTER seeding, active providers at 3.5.x, and the module MAC recomputed without OpenSSL."""
     root = Path("/")
     version = run_sandboxed(root, ["openssl", "version", "-r"], binds=binds)
     providers = run_sandboxed(root, ["openssl", "list", "-providers"], binds=binds)
-    blocks = {
-        name: block
-        for name, block in re.findall(r"^  (\w+)\n((?:    .*\n?)*)", providers.stdout, re.MULTILINE)
-    }
+    blocks = parse_providers(providers.stdout)
     fips_active = "fips" in blocks and "status: active" in blocks["fips"]
     base_active = "base" in blocks and "status: active" in blocks["base"]
     fips_version = re.search(r"version: (\S+)", blocks.get("fips", ""))
@@ -201,13 +221,21 @@ def kernel_seeded_variant(build: StackBuild) -> Path:
     variant = cache_root() / "stack-controls" / f"{build.manifest.cache_key}-kernel-seeded"
     if (variant / "rootfs" / MODULES_DIR / "fips.so").is_file():
         return variant / "rootfs"
-    version = build.manifest.debian_sources["openssl"]
+    upstream = build.manifest.openssl_version
     with atomic_dir(variant) as staging, tempfile.TemporaryDirectory() as scratch:
-        root = AptRoot.create(cache_root() / "apt" / "trixie")
-        root.update()
-        debs = root.download([f"openssl-provider-fips={version}"], Path(scratch))
+        root = apt_root()
+        madison = root.run("apt-cache", "madison", "openssl-provider-fips")
+        versions = [line.split("|")[1].strip() for line in madison.splitlines() if "|" in line]
+        same_upstream = [version for version in versions if version.split("-")[0] == upstream]
+        if not same_upstream:
+            raise FipsforgeError(
+                f"openssl-provider-fips: no {upstream} build in trixie (found {', '.join(versions)})"
+            )
+        debs = root.download([f"openssl-provider-fips={same_upstream[0]}"], Path(scratch))
         if len(debs) != 1:
-            raise FipsforgeError(f"openssl-provider-fips={version}: not downloadable from the trixie mirror")
+            raise FipsforgeError(
+                f"openssl-provider-fips={same_upstream[0]}: not downloadable from the trixie mirror"
+            )
         deb = debs[0]
         unpacked = Path(scratch) / "deb"
         subprocess.run(["dpkg-deb", "-x", str(deb), str(unpacked)], check=True)
@@ -236,24 +264,24 @@ def negative_controls(build: StackBuild) -> list[CheckResult]:
     variant = kernel_seeded_variant(build)
     trap = run_probe(Path("/"), stack_binds(variant), rand)
     traced = run_sandboxed(Path("/"), ["openssl", "rand", "-hex", "32"], binds=stack_binds(variant))
-    from_fips = [call for call in traced.randomness_calls if (call.library or "").endswith("fips.so")]
+    from_fips = [call for call in traced.crypto_relevant_calls if call.purpose == FIPS_PROVIDER_SEEDING]
     return [
         _control(stock, "control-debian-openssl", "Debian's stock /usr/bin/openssl rand"),
         _control(trap, "control-kernel-seeded-fips",
-                 "fips.so built without enable-fips-jitter, openssl.cnf seed = JITTER",
+                 "Debian's fips.so (built without enable-fips-jitter) in our stack, openssl.cnf seed = JITTER",
                  extra=f"; in normal mode it called getrandom {len(from_fips)} times from fips.so"),
     ]  # fmt: skip
 
 
 def _control(result: CheckResult, control_id: str, description: str, extra: str = "") -> CheckResult:
-    """A control must fail its probe: passed here means the probe (which expects success) failed."""
+    """A control must fail its probe, and for lack of seed material (not for some unrelated breakage)."""
     return result.model_copy(
         update={
             "id": control_id,
             "group": "negative controls (must fail)",
             "description": description,
             "expect": Expectation.REFUSED,
-            "passed": not result.passed,
+            "passed": not result.passed and re.search(r"entropy|drbg", result.detail) is not None,
             "detail": result.detail + extra,
         }
     )

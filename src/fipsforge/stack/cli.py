@@ -73,18 +73,16 @@ def check_command(
         print_json({**report.model_dump(mode="json"), "passed": report.passed})
     else:
         table = Table(title=f"fipsforge stack check: OpenSSL {report.openssl_version}, {report.stack}")
-        for column in ("group", "check", "mode", "expect", "result", "detail"):
+        for column in ("check", "mode", "expect", "result", "detail"):
             table.add_column(column)
+        group = None
         for result in report.results:
+            if result.group != group:
+                group = result.group
+                table.add_section()
+                table.add_row(f"[bold]{group}[/]")
             verdict = "[green]PASS[/]" if result.passed else "[bold red]FAIL[/]"
-            table.add_row(
-                result.group,
-                result.description,
-                result.mode.value,
-                result.expect.value,
-                verdict,
-                result.detail,
-            )
-        Console().print(table)
+            table.add_row(result.description, result.mode.value, result.expect.value, verdict, result.detail)
+        Console(width=max(Console().width, 140)).print(table)
     if not report.passed:
         raise typer.Exit(1)

@@ -42,18 +42,18 @@ class SourcePackage(BaseModel):
         return self.directory / matches[0]
 
 
-def apt_root() -> AptRoot:
-    """The shared private apt root for trixie, with fresh signed indexes."""
-    root = AptRoot.create(cache_root() / "apt" / "trixie")
+def apt_root(suite: str = "trixie") -> AptRoot:
+    """The shared private apt root for `suite`, with fresh signed indexes."""
+    root = AptRoot.create(cache_root() / "apt" / suite, suite=suite)
     root.update()
     return root
 
 
-def fetch_source_package(package: str, version: str) -> SourcePackage:
-    """Download (once) a trixie source package into the cache and return its files and hashes."""
+def fetch_source_package(package: str, version: str, suite: str = "trixie") -> SourcePackage:
+    """Download (once) a Debian source package into the cache and return its files and hashes."""
     target = cache_root() / "sources" / f"{package}_{version}"
     if not (target / ".complete").is_file():
-        root = apt_root()
+        root = apt_root(suite)
         with atomic_dir(target) as staging:
             root.download_source(package, version, staging)
             if package == OPENSSL_PACKAGE:

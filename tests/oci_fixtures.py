@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import io
 import json
+import socket
 import subprocess
 import sys
 import tarfile
+import time
+import urllib.request
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -299,3 +304,33 @@ def spdx_document(libcrypto3: str) -> bytes:
         ],
     }  # fmt: skip
     return json.dumps(document).encode()
+
+
+@contextlib.contextmanager
+def loopback_registry(root: Path) -> Iterator[str]:
+    """Debian's docker-registry on a free 127.0.0.1 port, storing under `root`; yields `127.0.0.1:PORT`."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = root / "config.yml"
+    config.write_text(
+        f"version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {root / 'store'}\n"
+        f"http:\n  addr: 127.0.0.1:{port}\n"
+    )
+    with (root / "log").open("w") as log:
+        process = subprocess.Popen(
+            ["docker-registry", "serve", str(config)], stdout=subprocess.DEVNULL, stderr=log
+        )
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            raise RuntimeError(f"docker-registry did not start: {(root / 'log').read_text()[-300:]}")
+        yield f"127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

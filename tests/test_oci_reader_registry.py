@@ -7,10 +7,7 @@ tag schema (`sha256-<hex>` naming an index of artifacts whose subject is the ima
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +16,7 @@ import pytest
 from fipsforge.errors import FipsforgeError
 from fipsforge.oci.reader import open_image
 from fipsforge.verify.analyze import verify_image
-from oci_fixtures import Entry, Layout, layer, spdx_document
+from oci_fixtures import Entry, Layout, layer, loopback_registry, spdx_document
 
 pytestmark = pytest.mark.skipif(
     shutil.which("docker-registry") is None or shutil.which("skopeo") is None,
@@ -29,30 +26,8 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    root = tmp_path_factory.mktemp("registry")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    config = root / "config.yml"
-    config.write_text(
-        f"version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {root / 'store'}\n"
-        f"http:\n  addr: 127.0.0.1:{port}\n"
-    )
-    process = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=subprocess.DEVNULL,
-                               stderr=(root / "log").open("w"))  # fmt: skip
-    try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            pytest.fail(f"docker-registry did not start: {(root / 'log').read_text()[-300:]}")
-        yield f"127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with loopback_registry(tmp_path_factory.mktemp("registry")) as address:
+        yield address
 
 
 def _push(source: str, dest: str, all_manifests: bool = False) -> None:

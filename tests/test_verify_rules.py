@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from fipsforge.cli import app as main_app
 from fipsforge.oci.tree import VirtualTree
+from fipsforge.stack.config import hardened_openssl_cnf
 from fipsforge.verify import opensslconf
 from fipsforge.verify.analyze import verify_image
 from fipsforge.verify.cli import verify
@@ -26,24 +27,8 @@ FIPS_CNF = b"""
 activate = 1
 module-mac = 01:02:03
 """
-OPENSSL_CNF = b"""
-# a comment
-openssl_conf = openssl_init
-.include fipsmodule.cnf
-[openssl_init]
-providers = provider_sect
-alg_section = algorithm_sect
-random = random_sect
-[provider_sect]
-fips = fips_sect
-base = base_sect
-[base_sect]
-activate = yes
-[algorithm_sect]
-default_properties = fips=yes   # trailing comment
-[random_sect]
-seed = JITTER
-"""
+# fipsforge's own hardened openssl.cnf, with a relative include instead of the absolute one
+OPENSSL_CNF = hardened_openssl_cnf("fipsmodule.cnf").encode()
 
 
 def _tree(entries: list[Entry]) -> VirtualTree:
@@ -76,7 +61,7 @@ def test_directory_include_and_variables() -> None:
         Entry("etc/ssl/conf.d", "dir"),
         Entry("etc/ssl/conf.d/10-init.cnf", data=b"[init]\nproviders = p\nalg_section = a\n[a]\nprop=fips=yes\n"),
         Entry("etc/ssl/conf.d/20-p.cnf", data=b"[p]\nfips = f\n[f]\nactivate = 1\n"),
-        Entry("etc/ssl/conf.d/30-a.cnf", data=b"[a]\ndefault_properties = $prop\n"),
+        Entry("etc/ssl/conf.d/30-a.cnf", data=b"[a]\ndefault_properties = $prop  # trailing comment\n"),
         Entry("etc/ssl/conf.d/README", data=b"[p]\nfips = ignored\n"),
     ])  # fmt: skip
     config = opensslconf.effective_config(tree, {}, None)

@@ -248,7 +248,7 @@ class _ArchiveBlobs(_BlobAccess):
             self.archive = tarfile.open(path, mode="r:")  # noqa: SIM115 (closed by close())
         except (tarfile.TarError, OSError) as error:
             raise FipsforgeError(f"{path}: not a docker-archive tar ({error})") from error
-        self.members = {m.name.lstrip("./") if m.name.startswith("./") else m.name: m for m in self.archive}
+        self.members = {m.name.removeprefix("./"): m for m in self.archive}
 
     def member(self, name: str) -> BinaryIO:
         info = self.members.get(name)

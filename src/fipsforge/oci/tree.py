@@ -188,7 +188,9 @@ class VirtualTree:
         """Apply one layer (a tar, maybe gzip/xz-compressed) read as a stream, on top of the tree."""
         index = self._layers
         self._layers += 1
-        budget = self.limits.max_total_bytes - self.total_bytes + (1 << 20)
+        # decompressed bytes allowed: the data still within the limit, plus room for the tar headers
+        headers = 1536 * max(self.limits.max_entries - self.entries, 0)
+        budget = self.limits.max_total_bytes - self.total_bytes + headers + (1 << 20)
         try:
             limited = io.BufferedReader(_LimitedReader(_decompressed(stream), budget), buffer_size=_CHUNK)
             with tarfile.open(fileobj=limited, mode="r|") as archive:

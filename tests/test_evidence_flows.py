@@ -259,3 +259,15 @@ flows:
     assert declared.kind == "external" and declared.derived_from == [f"{overlay}:4 overlay flows[0]"]
     assert len(flows) == 3
     assert any("nginx:1: no verify result" in n for n in notes)
+
+
+def test_kubectl_list_output_is_read(tmp_path: Path) -> None:
+    documents = [d for f in sorted((EXAMPLE / "k8s").glob("*.yaml")) for d in f.read_text().split("\n---\n")]
+    items = "\n".join(
+        "  - " + "\n    ".join(line for line in doc.splitlines() if not line.startswith("#"))
+        for doc in documents
+    )
+    (tmp_path / "all.yaml").write_text(f"apiVersion: v1\nkind: List\nitems:\n{items}\n")
+    flows, notes = derive(tmp_path / "all.yaml")
+    assert table(flows) == table(derive(EXAMPLE / "k8s")[0])
+    assert any("all.yaml:" in n and "kind Namespace (shop) is not used" in n for n in notes)

@@ -381,9 +381,12 @@ def _compose(file: Path, doc: LineDict, deployment: Deployment) -> None:
 
 
 def _objects(files: list[Path]) -> Iterator[tuple[Path, Any]]:
+    """Each document of each file; the items of a `kind: List` (as `kubectl get -o yaml` writes) one by one."""
     for file in files:
         for doc in load_yaml_documents(file):
-            if doc is not None:
+            if isinstance(doc, dict) and doc.get("kind") == "List" and isinstance(doc.get("items"), list):
+                yield from ((file, item) for item in doc["items"] if item is not None)
+            elif doc is not None:
                 yield file, doc
 
 

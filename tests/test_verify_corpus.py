@@ -110,6 +110,9 @@ def test_cryptography_wheel_vendored_openssl_is_found(corpus: Path, python_rootf
     vendored = [lib for lib in report.crypto_libraries if lib.linkage == "vendored"]
     assert vendored and vendored[0].path.endswith("cryptography/hazmat/bindings/_rust.abi3.so")
     assert vendored[0].path in _paths(report, "CRYPTO001")
+    assert vendored[0].version and vendored[0].version != "3.5.9"  # its own OpenSSL, not Debian's
+    [message] = [f.message for f in report.findings if f.rule_id == "CRYPTO001"]
+    assert "Python package cryptography" in message
     # negative control: the plain python image has no vendored copy
     plain = verify_image(_image(corpus, "plain-for-crypto", [python_rootfs]), corpus)
     assert "CRYPTO001" not in _rules(plain)

@@ -343,3 +343,17 @@ def test_java_bc_fips_and_providers(tmp_path: Path) -> None:
     assert [(f.rule_id, f.severity) for f in report.findings if f.rule_id == "JAVA001"] == [
         ("JAVA001", "high")
     ]
+
+
+def test_listed_but_inactive_providers_mean_the_default_provider() -> None:
+    """Debian's openssl.cnf names default_sect with `activate` commented out: OpenSSL then loads default."""
+    debian = b"openssl_conf = openssl_init\n[openssl_init]\nproviders = provider_sect\n[provider_sect]\n" \
+             b"default = default_sect\n[default_sect]\n# activate = 1\n"  # fmt: skip
+    config = opensslconf.effective_config(
+        _tree([Entry("usr/lib/ssl/openssl.cnf", data=debian)]), {}, "/usr/lib/ssl"
+    )
+    assert config.default_activated and not config.fips_activated
+    hardened = opensslconf.effective_config(
+        _tree([Entry("usr/lib/ssl/openssl.cnf", data=OPENSSL_CNF)]), {}, None
+    )
+    assert not hardened.default_activated

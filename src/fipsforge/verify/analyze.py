@@ -33,7 +33,7 @@ OPENSSL_FIPS = "OpenSSL FIPS Provider"
 # Wolfi/Chainguard: libcrypto3 seeds OpenSSL from the CPU-jitter source from this build on.
 KERNEL_INDEPENDENT_LIBCRYPTO3 = "3.4.0-r2"
 FIPS_PROVIDER_PACKAGES = ("openssl-provider-fips", "openssl-fips-provider", "openssl-fips")
-SYSTEM_LIB_DIRS = ("usr/lib/", "lib/", "usr/lib64/", "lib64/", "usr/local/lib/")
+SYSTEM_LIB_DIRS = ("usr/lib/", "lib/", "usr/lib64/", "lib64/", "usr/local/lib/", "usr/local/lib64/")
 VENDOR_DIRS = ("site-packages/", "dist-packages/", "node_modules/", ".libs/")
 
 
@@ -239,8 +239,10 @@ def _openssl(state: _State, config: OpenSSLConfig | None) -> None:
             if linkage == "shared":
                 libcrypto_paths.append(path)
             else:
-                state.add("CRYPTO001", "high", f"OpenSSL {version or ''} {linkage} copy outside the FIPS module "
-                          "boundary: its algorithms bypass the FIPS provider".replace("  ", " "), path)  # fmt: skip
+                package = runtimes.python_package_of(path)
+                owner = f" in Python package {package}" if package else ""
+                state.add("CRYPTO001", "high", f"OpenSSL {version or '(unknown version)'} {linkage} copy{owner} "
+                          "outside the FIPS module boundary: its algorithms bypass the FIPS provider", path)  # fmt: skip
         if (facts.soname or "").startswith("libssl.so"):
             state.libraries.append(
                 CryptoLibrary(family="OpenSSL libssl", version=None, path=path, linkage="shared")

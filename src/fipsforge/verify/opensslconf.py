@@ -102,11 +102,11 @@ def effective_config(tree: VirtualTree, env: dict[str, str], openssldir: str | N
     config = OpenSSLConfig(path=path, files=files, nodejs_conf="nodejs_conf" in default)
     init = sections.get(init_name, {}) if init_name else {}
     providers = sections.get(init.get("providers", ""), {}) if init else {}
-    if not providers:
-        config.default_activated = True  # no provider section: OpenSSL loads the default provider
+    any_active = False
     for name, section_name in providers.items():
         section = sections.get(section_name, {})
         active = section.get("activate", "").lower() in TRUE_WORDS
+        any_active = any_active or active
         if name == "fips" or section.get("module", "").endswith("fips.so"):
             config.fips_activated = config.fips_activated or active
             config.fips_section = dict(section)
@@ -114,6 +114,8 @@ def effective_config(tree: VirtualTree, env: dict[str, str], openssldir: str | N
             config.default_activated = config.default_activated or active
         elif name == "base":
             config.base_activated = config.base_activated or active
+    if not any_active:
+        config.default_activated = True  # no provider activated: OpenSSL falls back to the default provider
     algorithms = sections.get(init.get("alg_section", ""), {}) if init else {}
     config.default_properties = algorithms.get("default_properties")
     random = sections.get(init.get("random", ""), {}) if init else {}

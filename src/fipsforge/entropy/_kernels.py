@@ -145,6 +145,84 @@ def tuple_statistics(adjacent_lcp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return most, pairs_by_len
 
 
+@njit(inline="always")
+def _clz64(x: np.uint64) -> int:
+    if x == U64(0):
+        return 64
+    n = 0
+    for shift in (32, 16, 8, 4, 2, 1):
+        if x >> U64(64 - shift) == U64(0):
+            n += shift
+            x = x << U64(shift)
+    return n
+
+
+@njit(inline="always")
+def _popcount64(x: np.uint64) -> int:
+    x = x - ((x >> U64(1)) & U64(0x5555555555555555))
+    x = (x & U64(0x3333333333333333)) + ((x >> U64(2)) & U64(0x3333333333333333))
+    x = (x + (x >> U64(4))) & U64(0x0F0F0F0F0F0F0F0F)
+    return int((x * U64(0x0101010101010101)) >> U64(56))
+
+
+@_jit
+def window_keys(data: np.ndarray, width: int) -> np.ndarray:
+    """For each position, the next 64 // width symbols packed first-symbol-highest (zero-padded at the end)."""
+    n = data.shape[0]
+    per_key = 64 // width
+    keys = np.empty(n, dtype=np.uint64)
+    key = U64(0)
+    top = U64(width * (per_key - 1))
+    for i in range(n - 1, -1, -1):
+        key = (key >> U64(width)) | (U64(data[i]) << top)
+        keys[i] = key
+    return keys
+
+
+@_jit
+def sort_keys(keys: np.ndarray) -> np.ndarray:
+    """Sort 64-bit keys: a counting pass on the top 16 bits, then each (small) bucket on its own."""
+    n = keys.shape[0]
+    counts = np.zeros(65537, dtype=np.int64)
+    for i in range(n):
+        counts[(keys[i] >> U64(48)) + U64(1)] += 1
+    for b in range(65536):
+        counts[b + 1] += counts[b]
+    out = np.empty(n, dtype=np.uint64)
+    fill = counts[:65536].copy()
+    for i in range(n):
+        b = keys[i] >> U64(48)
+        out[fill[b]] = keys[i]
+        fill[b] += 1
+    for b in range(65536):
+        lo = counts[b]
+        hi = counts[b + 1]
+        if hi - lo > 1:
+            out[lo:hi] = np.sort(out[lo:hi])
+    return out
+
+
+@_jit
+def adjacent_lcp_of_keys(keys: np.ndarray, lengths: np.ndarray, width: int) -> tuple[np.ndarray, bool]:
+    """LCP (in symbols) of neighbouring sorted windows; False when two full windows are equal (the
+    LCP may then exceed a window and the caller needs a suffix array)."""
+    n = keys.shape[0]
+    out = np.empty(max(n - 1, 0), dtype=np.int64)
+    per_key = 64 // width
+    for i in range(n - 1):
+        common = _clz64(keys[i] ^ keys[i + 1]) // width
+        a = lengths[i]
+        b = lengths[i + 1]
+        if common >= per_key and a == per_key and b == per_key:
+            return out, False
+        if a < common:
+            common = a
+        if b < common:
+            common = b
+        out[i] = common
+    return out, True
+
+
 # ----------------------------------------------------------------------------------------------
 # §6.3.7 MultiMCW prediction estimate
 
@@ -207,16 +285,52 @@ def multi_mcw(data: np.ndarray, k: int) -> tuple[int, int]:
     return correct, longest
 
 
+@_jit
+def multi_mcw_binary(bits: np.ndarray) -> tuple[int, int]:
+    """§6.3.7 on binary data. The windows (63, 255, 1023, 4095) are odd, so a full window's most
+    common value is its strict majority; window j predicts only once it is full."""
+    windows = np.array([63, 255, 1023, 4095], dtype=np.int64)
+    n = bits.shape[0]
+    ones = np.zeros(n + 1, dtype=np.int64)
+    for i in range(n):
+        ones[i + 1] = ones[i] + bits[i]
+    score = np.zeros(4, dtype=np.int64)
+    winner = 0
+    correct = 0
+    run = 0
+    longest = 0
+    for i in range(windows[0], n):
+        s = bits[i]
+        w = windows[winner]
+        predicted = 1 if 2 * (ones[i] - ones[i - w]) > w else 0
+        if predicted == s:
+            correct += 1
+            run += 1
+            if run > longest:
+                longest = run
+        else:
+            run = 0
+        for j in range(4):
+            w = windows[j]
+            if i >= w and (1 if 2 * (ones[i] - ones[i - w]) > w else 0) == s:
+                score[j] += 1
+                if score[j] >= score[winner]:
+                    winner = j
+    return correct, longest
+
+
 # ----------------------------------------------------------------------------------------------
 # §6.3.8 lag prediction estimate
 
 
 @_jit
 def lag_predictor(data: np.ndarray) -> tuple[int, int]:
+    """§6.3.8 with D = 128. Each step scores every lag whose prediction would have been right; the
+    winner becomes the largest lag reaching the high score (the order the reference updates in)."""
     depth = 128
     n = data.shape[0]
-    score = np.zeros(depth, dtype=np.int64)
-    hit = np.zeros(depth, dtype=np.int64)
+    rev = data[::-1].copy()  # data[i - o - 1] == rev[n - i + o]: the lags of step i are contiguous
+    score = np.zeros(depth, dtype=np.int32)
     high = 0
     winner = 0
     correct = 0
@@ -232,20 +346,99 @@ def lag_predictor(data: np.ndarray) -> tuple[int, int]:
         else:
             run = 0
         reach = depth if i >= depth else i
-        top = 0
+        base = n - i
+        top = np.int32(0)
         for o in range(reach):
-            h = 1 if data[i - o - 1] == s else 0
-            hit[o] = h
-            score[o] += h
-            m = score[o] * h
-            if m > top:
-                top = m
-        if top >= high:
-            for o in range(reach - 1, -1, -1):
-                if hit[o] == 1 and score[o] == top:
-                    winner = o
-                    break
+            h = rev[base + o] == s
+            sc = score[o] + np.int32(h)
+            score[o] = sc
+            v = sc if h else np.int32(0)
+            top = v if v > top else top
+        if top > 0 and top >= high:
+            w = -1
+            for o in range(reach):
+                if rev[base + o] == s and score[o] == top:
+                    w = o
+            winner = w
             high = top
+    return correct, longest
+
+
+@_jit
+def lag_predictor_binary(bits: np.ndarray) -> tuple[int, int]:
+    """§6.3.8 with D = 128 on binary data, 64 steps at a time.
+
+    For each block of 64 steps the hits of all 128 lags are computed as bit masks. A lag whose score
+    at the block start plus its hits in the block stays below the high score cannot become the winner
+    or move the high score during the block, so only the other lags ("candidates") are simulated step
+    by step; the rest just add their hit counts. The result is exactly that of stepping every lag.
+    """
+    depth = 128
+    n = bits.shape[0]
+    words = np.zeros((n + 63) // 64 + 2, dtype=np.uint64)
+    for t in range(n):
+        words[t >> 6] |= U64(bits[t]) << U64(t & 63)
+    score = np.zeros(depth, dtype=np.int64)
+    hits = np.zeros(depth, dtype=np.uint64)
+    candidate = np.zeros(depth, dtype=np.int64)
+    is_candidate = np.zeros(depth, dtype=np.bool_)
+    high = 0
+    winner = 0
+    correct = 0
+    run = 0
+    longest = 0
+    for block in range((n + 63) // 64):
+        t0 = block * 64
+        steps = min(64, n - t0)
+        step_mask = ~U64(0) if steps == 64 else (U64(1) << U64(steps)) - U64(1)
+        current = words[block]
+        count = 0
+        for o in range(depth):
+            start = t0 - o - 1  # position compared with step t0
+            if start >= 0:
+                k = start >> 6
+                r = start & 63
+                other = words[k] >> U64(r)
+                if r != 0:
+                    other |= words[k + 1] << U64(64 - r)
+                valid = step_mask
+            else:
+                shift = -start
+                if shift >= 64:
+                    hits[o] = U64(0)
+                    is_candidate[o] = False
+                    continue
+                other = words[0] << U64(shift)
+                valid = step_mask & ~((U64(1) << U64(shift)) - U64(1))
+            h = ~(current ^ other) & valid
+            hits[o] = h
+            pc = _popcount64(h)
+            if pc > 0 and score[o] + pc >= high:
+                candidate[count] = o
+                count += 1
+                is_candidate[o] = True
+            else:
+                is_candidate[o] = False
+        for j in range(steps):
+            t = t0 + j
+            if t >= 1:
+                if bits[t] == bits[t - winner - 1]:
+                    correct += 1
+                    run += 1
+                    if run > longest:
+                        longest = run
+                else:
+                    run = 0
+            for c in range(count):
+                o = candidate[c]
+                if (hits[o] >> U64(j)) & U64(1):
+                    score[o] += 1
+                    if score[o] >= high:
+                        high = score[o]
+                        winner = o
+        for o in range(depth):
+            if not is_candidate[o]:
+                score[o] += _popcount64(hits[o])
     return correct, longest
 
 
@@ -437,57 +630,63 @@ def multi_mmc_binary(bits: np.ndarray, max_entries: int) -> tuple[int, int]:
     depth = 16
     n = bits.shape[0]
     offsets = np.zeros(depth + 1, dtype=np.int64)
+    masks = np.zeros(depth, dtype=np.int64)
     for d in range(depth):
         offsets[d + 1] = offsets[d] + (1 << (d + 2))
-    table = np.zeros(offsets[depth], dtype=np.int64)
+        masks[d] = (1 << (d + 1)) - 1
+    table = np.zeros(offsets[depth], dtype=np.int32)
     elems = np.zeros(depth, dtype=np.int64)
     score = np.zeros(depth, dtype=np.int64)
-    pattern = 0
+    pattern = np.int64(0)
     for d in range(depth):
-        pattern = (pattern << 1) | bits[d]
-        table[offsets[d] + 2 * (pattern & ((1 << (d + 1)) - 1)) + bits[d + 1]] = 1
+        pattern = (pattern << 1) | np.int64(bits[d])
+        table[offsets[d] + 2 * (pattern & masks[d]) + bits[d + 1]] = 1
         elems[d] = 1
     winner = 0
     correct = 0
     run = 0
     longest = 0
+    history = np.int64(bits[0])  # bit 0 holds the newest symbol before index i
     for i in range(2, n):
-        found = False
+        history = ((history << 1) | np.int64(bits[i - 1])) & 0xFFFF
+        s = np.int64(bits[i])
         cur_winner = winner
-        pattern = np.int64(0)
-        s = bits[i]
+        winner_found = False
+        winner_hit = False
+        found = True
         top = depth if i - 2 >= depth - 1 else i - 1
         for d in range(top):
-            pattern |= np.int64(bits[i - d - 1]) << d
-            at = offsets[d] + 2 * pattern
-            if d == 0 or found:
-                if table[at] > table[at + 1]:
-                    pred = 0
-                    cnt = table[at]
-                else:
-                    pred = 1
-                    cnt = table[at + 1]
-                found = cnt != 0
+            at = offsets[d] + 2 * (history & masks[d])
             if found:
-                if pred == s:
-                    score[d] += 1
-                    if score[d] >= score[winner]:
-                        winner = d
-                    if d == cur_winner:
-                        correct += 1
-                        run += 1
-                        if run > longest:
-                            longest = run
-                elif d == cur_winner:
-                    run = 0
-                if table[at + s] != 0:
-                    table[at + s] += 1
-                elif elems[d] < max_entries:
-                    table[at + s] = 1
-                    elems[d] += 1
+                e0 = table[at]
+                e1 = table[at + 1]
+                pred = 0 if e0 > e1 else 1
+                found = (e0 | e1) != 0
+            if found:
+                hit = pred == s
+                sc = score[d] + hit
+                score[d] = sc
+                if hit & (sc >= score[winner]):
+                    winner = d
+                if d == cur_winner:
+                    winner_found = True
+                    winner_hit = hit
+                c = table[at + s]
+                if c != 0 or elems[d] < max_entries:
+                    table[at + s] = c + 1
+                    if c == 0:
+                        elems[d] += 1
             elif elems[d] < max_entries:
                 table[at + s] = 1
                 elems[d] += 1
+        if winner_found:
+            if winner_hit:
+                correct += 1
+                run += 1
+                if run > longest:
+                    longest = run
+            else:
+                run = 0
     return correct, longest
 
 
@@ -589,7 +788,7 @@ def lz78y_binary(bits: np.ndarray, max_dict: int) -> tuple[int, int]:
     offsets = np.zeros(depth + 1, dtype=np.int64)
     for d in range(depth):
         offsets[d + 1] = offsets[d] + (1 << (d + 2))
-    table = np.zeros(offsets[depth], dtype=np.int64)
+    table = np.zeros(offsets[depth], dtype=np.int32)
     size = 0
     pattern = np.int64(0)
     for j in range(depth):
@@ -603,33 +802,27 @@ def lz78y_binary(bits: np.ndarray, max_dict: int) -> tuple[int, int]:
     run = 0
     longest = 0
     for i in range(depth + 1, n):
-        s = bits[i]
-        have = False
+        s = np.int64(bits[i])
         pred = 0
         most = 0
         for j in range(depth, 0, -1):
             at = offsets[j - 1] + 2 * (pattern & ((1 << j) - 1))
-            if table[at] > table[at + 1]:
-                rp = 0
-                cnt = table[at]
-            else:
-                rp = 1
-                cnt = table[at + 1]
-            if cnt != 0:
-                if cnt > most:
-                    most = cnt
-                    have = True
-                    pred = rp
+            e0 = table[at]
+            e1 = table[at + 1]
+            cnt = e0 if e0 > e1 else e1
+            better = cnt > most
+            pred = (0 if e0 > e1 else 1) if better else pred
+            most = cnt if better else most
+            if cnt != 0 or size < max_dict:
                 table[at + s] += 1
-            elif size < max_dict:
-                table[at + s] = 1
-                size += 1
-        if have and pred == s:
+                if cnt == 0:
+                    size += 1
+        if most > 0 and pred == s:
             correct += 1
             run += 1
             if run > longest:
                 longest = run
         else:
             run = 0
-        pattern = ((pattern << 1) | np.int64(s)) & 0xFFFF
+        pattern = ((pattern << 1) | s) & 0xFFFF
     return correct, longest

@@ -255,12 +255,38 @@ def compression(bits: np.ndarray, form: Form) -> Estimate:
 # --- §6.3.5 and §6.3.6 --------------------------------------------------------------------------
 
 
+def _adjacent_lcp_by_windows(data: np.ndarray) -> np.ndarray | None:
+    """LCPs of neighbouring suffixes in sorted order, from sorting 64-bit windows of the data.
+
+    Grouping by any prefix of at most one window only needs the windows sorted, not the suffixes;
+    the last windows are short (zero-padded) and go before equal full windows, so a group is never
+    split. Returns None when some repeat is as long as a window: then a suffix array is needed.
+    """
+    n = int(data.shape[0])
+    width = max(1, int(data.max()).bit_length())
+    per_key = 64 // width
+    if n <= per_key:
+        return None
+    keys = _kernels.window_keys(data, width)
+    full = _kernels.sort_keys(keys[: n - per_key + 1])
+    short = keys[n - per_key + 1 :]
+    short_lengths = np.arange(per_key - 1, 0, -1, dtype=np.int64)
+    where = np.searchsorted(full, short, side="left")
+    order = np.lexsort((short_lengths, short, where))
+    merged = np.insert(full, where[order], short[order])
+    lengths = np.insert(np.full(full.shape[0], per_key, dtype=np.int64), where[order], short_lengths[order])
+    adjacent, complete = _kernels.adjacent_lcp_of_keys(merged, lengths, width)
+    return adjacent if complete else None
+
+
 def tuple_counts(data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per length W = 1..v: the most occurrences of a W-tuple and the sum of C(count, 2) over W-tuples."""
-    text = np.array(data, dtype=np.uint8, copy=True)
-    order = divsufsort(text)
-    lcp = kasai(text, order)
-    adjacent = np.ascontiguousarray(lcp[:-1], dtype=np.int64)
+    adjacent = _adjacent_lcp_by_windows(data)
+    if adjacent is None:
+        text = np.array(data, dtype=np.uint8, copy=True)
+        order = divsufsort(text)
+        lcp = kasai(text, order)
+        adjacent = np.ascontiguousarray(lcp[:-1], dtype=np.int64)
     most, pairs = _kernels.tuple_statistics(adjacent)
     return most, pairs
 
@@ -346,12 +372,12 @@ def prediction(key: str, form: Form, correct: int, n: int, longest: int, k: int)
 
 
 def multi_mcw(data: np.ndarray, k: int, form: Form) -> Estimate:
-    correct, longest = _kernels.multi_mcw(data, k)
+    correct, longest = _kernels.multi_mcw_binary(data) if k == 2 else _kernels.multi_mcw(data, k)
     return prediction("multi_mcw", form, correct, int(data.shape[0]) - 63, longest, k)
 
 
 def lag(data: np.ndarray, k: int, form: Form) -> Estimate:
-    correct, longest = _kernels.lag_predictor(data)
+    correct, longest = _kernels.lag_predictor_binary(data) if k == 2 else _kernels.lag_predictor(data)
     return prediction("lag", form, correct, int(data.shape[0]) - 1, longest, k)
 
 

@@ -7,6 +7,7 @@ import gzip
 import hashlib
 import io
 import json
+import shutil
 import socket
 import subprocess
 import sys
@@ -334,3 +335,25 @@ def loopback_registry(root: Path) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def extend_layout(source: Path, dest: Path, extra: bytes) -> str:
+    """A copy of the image in layout `source` with one more layer on top, written as layout `dest`."""
+    shutil.copytree(source, dest)
+    index = json.loads((dest / "index.json").read_text())
+    descriptor = next(m for m in index["manifests"] if "artifactType" not in m)
+    blobs = dest / "blobs" / "sha256"
+    manifest = json.loads((blobs / descriptor["digest"].split(":")[1]).read_bytes())
+    config = json.loads((blobs / manifest["config"]["digest"].split(":")[1]).read_bytes())
+    layout = Layout(dest, [])
+    config["rootfs"]["diff_ids"].append(_digest(gzip.decompress(extra) if _gz(extra) else extra))
+    config_bytes = json.dumps(config).encode()
+    manifest["config"] = {
+        **manifest["config"],
+        "digest": layout.blob(config_bytes),
+        "size": len(config_bytes),
+    }
+    manifest["layers"].append({"mediaType": LAYER_GZIP if _gz(extra) else LAYER_TAR, "digest": layout.blob(extra),
+                               "size": len(extra)})  # fmt: skip
+    manifest.pop("annotations", None)
+    return layout._add_manifest(manifest, "tampered")

@@ -203,23 +203,44 @@ def sort_keys(keys: np.ndarray) -> np.ndarray:
 
 
 @_jit
-def adjacent_lcp_of_keys(keys: np.ndarray, lengths: np.ndarray, width: int) -> tuple[np.ndarray, bool]:
-    """LCP (in symbols) of neighbouring sorted windows; False when two full windows are equal (the
+def adjacent_lcp_of_windows(
+    full: np.ndarray, short: np.ndarray, where: np.ndarray, lengths: np.ndarray, width: int
+) -> tuple[np.ndarray, bool]:
+    """LCP (in symbols) of neighbouring windows: the sorted full windows with the short ones (the
+    last few positions) inserted before index `where[j]`. False when two full windows are equal (the
     LCP may then exceed a window and the caller needs a suffix array)."""
-    n = keys.shape[0]
-    out = np.empty(max(n - 1, 0), dtype=np.int64)
     per_key = 64 // width
-    for i in range(n - 1):
-        common = _clz64(keys[i] ^ keys[i + 1]) // width
-        a = lengths[i]
-        b = lengths[i + 1]
-        if common >= per_key and a == per_key and b == per_key:
-            return out, False
-        if a < common:
-            common = a
-        if b < common:
-            common = b
-        out[i] = common
+    total = full.shape[0] + short.shape[0]
+    out = np.empty(max(total - 1, 0), dtype=np.int64)
+    emitted = 0
+    prev_key = U64(0)
+    prev_len = 0
+    j = 0
+    for i in range(full.shape[0] + 1):
+        while True:
+            if j < short.shape[0] and where[j] == i:
+                key = short[j]
+                length = lengths[j]
+                j += 1
+            elif i < full.shape[0]:
+                key = full[i]
+                length = per_key
+            else:
+                break
+            if emitted > 0:
+                common = _clz64(prev_key ^ key) // width
+                if common >= per_key and length == per_key and prev_len == per_key:
+                    return out, False
+                if length < common:
+                    common = length
+                if prev_len < common:
+                    common = prev_len
+                out[emitted - 1] = common
+            emitted += 1
+            prev_key = key
+            prev_len = length
+            if length == per_key:
+                break
     return out, True
 
 
@@ -527,49 +548,67 @@ def _mmc_increment(
 
 
 @_jit
-def multi_mmc_literal(data: np.ndarray, max_entries: int) -> tuple[int, int]:
-    """§6.3.9 with D = 16 on symbols of up to 8 bits. Returns (correct predictions, longest run)."""
+def multi_mmc_literal(data: np.ndarray, k: int, max_entries: int) -> tuple[int, int]:
+    """§6.3.9 with D = 16 on symbols of up to 8 bits. Returns (correct predictions, longest run).
+
+    Orders whose contexts number at most 2^16 index their contexts directly; longer contexts go
+    through a hash table. (context, next symbol) counts are hashed for every order."""
     depth = 16
     n = data.shape[0]
-    most_contexts = min(depth * (max_entries + 2), depth * (n + 1))
+    dense_levels = 0
+    dense_base = np.zeros(depth + 1, dtype=np.int64)
+    size = k
+    while dense_levels < depth and size <= 65536:
+        dense_base[dense_levels + 1] = dense_base[dense_levels] + size
+        dense_levels += 1
+        size *= k
+    dense_total = dense_base[dense_levels]
+    hashed_contexts = min((depth - dense_levels) * (max_entries + 2), depth * (n + 1))
     cap = 1
-    while cap < 2 * most_contexts:
+    while cap < 2 * hashed_contexts:
         cap *= 2
     keys_a = np.zeros(cap, dtype=np.uint64)
     keys_b = np.zeros(cap, dtype=np.uint64)
     keys_o = np.zeros(cap, dtype=np.uint8)
     ids = np.zeros(cap, dtype=np.int64)
-    nctx_cap = most_contexts
-    best_count = np.zeros(nctx_cap, dtype=np.int64)
-    best_symbol = np.zeros(nctx_cap, dtype=np.int64)
-    pair_keys = np.zeros(cap, dtype=np.int64)
-    pair_counts = np.zeros(cap, dtype=np.int64)
+    best_count = np.zeros(dense_total + hashed_contexts, dtype=np.int64)
+    best_symbol = np.zeros(dense_total + hashed_contexts, dtype=np.int64)
+    pair_cap = 1
+    while pair_cap < 2 * min(depth * (max_entries + 2), depth * (n + 1)):
+        pair_cap *= 2
+    pair_keys = np.zeros(pair_cap, dtype=np.int64)
+    pair_counts = np.zeros(pair_cap, dtype=np.int32)
     entries = np.zeros(depth, dtype=np.int64)
     score = np.zeros(depth, dtype=np.int64)
-    nctx = 0
+    nctx = dense_total
 
-    lo = U64(0)
-    hi = U64(0)
     # initial counts: context data[0..d] followed by data[d+1]
     for d in range(depth):
         if d < n - 2:
-            a = U64(0)
-            b = U64(0)
-            for t in range(d + 1):  # newest symbol in the lowest byte
-                sym = U64(data[d - t])
-                if t < 8:
-                    a |= sym << U64(8 * t)
-                else:
-                    b |= sym << U64(8 * (t - 8))
-            r = _ctx_find(keys_a, keys_b, keys_o, ids, a, b, d)
-            if r < 0:
-                slot = -1 - r
-                keys_a[slot] = a
-                keys_b[slot] = b
-                keys_o[slot] = d + 1
-                ids[slot] = nctx
-                r = nctx
-                nctx += 1
+            if d < dense_levels:
+                r = dense_base[d]
+                weight = 1
+                for t in range(d + 1):
+                    r += np.int64(data[d - t]) * weight
+                    weight *= k
+            else:
+                a = U64(0)
+                b = U64(0)
+                for t in range(d + 1):  # newest symbol in the lowest byte
+                    sym = U64(data[d - t])
+                    if t < 8:
+                        a |= sym << U64(8 * t)
+                    else:
+                        b |= sym << U64(8 * (t - 8))
+                r = _ctx_find(keys_a, keys_b, keys_o, ids, a, b, d)
+                if r < 0:
+                    slot = -1 - r
+                    keys_a[slot] = a
+                    keys_b[slot] = b
+                    keys_o[slot] = d + 1
+                    ids[slot] = nctx
+                    r = nctx
+                    nctx += 1
             _mmc_increment(r, data[d + 1], True, pair_keys, pair_counts, best_count, best_symbol)
             entries[d] = 1
 
@@ -579,18 +618,27 @@ def multi_mmc_literal(data: np.ndarray, max_entries: int) -> tuple[int, int]:
     longest = 0
     # history of the symbols before index i: lo holds data[i-1..i-8], hi holds data[i-9..i-16]
     lo = (U64(data[0]) << U64(8)) | U64(data[1]) if n > 1 else U64(0)
+    hi = U64(0)
     for i in range(2, n):
         found = False
         cur_winner = winner
         s = data[i]
-        ctx = -1
+        ctx = np.int64(-1)
+        compact = np.int64(0)
+        weight = np.int64(1)
         top = depth if i - 2 >= depth - 1 else i - 1
         for d in range(top):
-            a, b = _context_key(lo, hi, d + 1)
-            if d == 0 or found:
-                r = _ctx_find(keys_a, keys_b, keys_o, ids, a, b, d)
-                found = r >= 0
-                ctx = r
+            dense = d < dense_levels
+            if dense:
+                compact += np.int64(data[i - 1 - d]) * weight
+                weight *= k
+                if d == 0 or found:
+                    ctx = dense_base[d] + compact
+                    found = best_count[ctx] > 0
+            elif found:
+                a, b = _context_key(lo, hi, d + 1)
+                ctx = _ctx_find(keys_a, keys_b, keys_o, ids, a, b, d)
+                found = ctx >= 0
             if found:
                 if best_symbol[ctx] == s:
                     score[d] += 1
@@ -608,15 +656,19 @@ def multi_mmc_literal(data: np.ndarray, max_entries: int) -> tuple[int, int]:
                 ):
                     entries[d] += 1
             elif entries[d] < max_entries:
-                r = _ctx_find(keys_a, keys_b, keys_o, ids, a, b, d)
-                if r < 0:
-                    slot = -1 - r
-                    keys_a[slot] = a
-                    keys_b[slot] = b
-                    keys_o[slot] = d + 1
-                    ids[slot] = nctx
-                    r = nctx
-                    nctx += 1
+                if dense:
+                    r = dense_base[d] + compact
+                else:
+                    a, b = _context_key(lo, hi, d + 1)
+                    r = _ctx_find(keys_a, keys_b, keys_o, ids, a, b, d)
+                    if r < 0:
+                        slot = -1 - r
+                        keys_a[slot] = a
+                        keys_b[slot] = b
+                        keys_o[slot] = d + 1
+                        ids[slot] = nctx
+                        r = nctx
+                        nctx += 1
                 _mmc_increment(r, s, True, pair_keys, pair_counts, best_count, best_symbol)
                 entries[d] += 1
         hi = (hi << U64(8)) | (lo >> U64(56))

@@ -273,20 +273,23 @@ def _adjacent_lcp_by_windows(data: np.ndarray) -> np.ndarray | None:
     short_lengths = np.arange(per_key - 1, 0, -1, dtype=np.int64)
     where = np.searchsorted(full, short, side="left")
     order = np.lexsort((short_lengths, short, where))
-    merged = np.insert(full, where[order], short[order])
-    lengths = np.insert(np.full(full.shape[0], per_key, dtype=np.int64), where[order], short_lengths[order])
-    adjacent, complete = _kernels.adjacent_lcp_of_keys(merged, lengths, width)
+    adjacent, complete = _kernels.adjacent_lcp_of_windows(
+        full, short[order], where[order].astype(np.int64), short_lengths[order], width
+    )
     return adjacent if complete else None
+
+
+def _adjacent_lcp_by_suffix_array(data: np.ndarray) -> np.ndarray:
+    text = np.array(data, dtype=np.uint8, copy=True)
+    lcp = kasai(text, divsufsort(text))
+    return np.ascontiguousarray(lcp[:-1], dtype=np.int64)
 
 
 def tuple_counts(data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per length W = 1..v: the most occurrences of a W-tuple and the sum of C(count, 2) over W-tuples."""
     adjacent = _adjacent_lcp_by_windows(data)
     if adjacent is None:
-        text = np.array(data, dtype=np.uint8, copy=True)
-        order = divsufsort(text)
-        lcp = kasai(text, order)
-        adjacent = np.ascontiguousarray(lcp[:-1], dtype=np.int64)
+        adjacent = _adjacent_lcp_by_suffix_array(data)
     most, pairs = _kernels.tuple_statistics(adjacent)
     return most, pairs
 
@@ -389,7 +392,7 @@ def multi_mmc(data: np.ndarray, k: int, form: Form) -> Estimate:
     if k == 2:
         correct, longest = _kernels.multi_mmc_binary(data, MMC_MAX_ENTRIES)
     else:
-        correct, longest = _kernels.multi_mmc_literal(data, MMC_MAX_ENTRIES)
+        correct, longest = _kernels.multi_mmc_literal(data, k, MMC_MAX_ENTRIES)
     return prediction("multi_mmc", form, correct, int(data.shape[0]) - 2, longest, k)
 
 

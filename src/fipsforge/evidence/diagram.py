@@ -38,10 +38,8 @@ def _node_label(end: Endpoint) -> str:
     name = end.container or end.label
     module = end.module
     if module.name in ("unknown", "none", "n/a"):
-        module_line = f"FIPS module: {module.name}"
-    else:
-        module_line = module.label()
-    return f"{name}\\n{module_line}\\n{module.status}"
+        return f"{name}\\nFIPS module: {module.name}"
+    return f"{name}\\n{module.label()}\\n{module.status}"
 
 
 def build_graph(flows: list[Flow], title: str) -> graphviz.Digraph:

@@ -131,7 +131,7 @@ def assemble_rootfs(
         os.chmod(root / "etc/ssl/private", 0o700)
     if components:
         record = {
-            "note": "Built by fipsforge, not from Debian binary packages; these replace: "
+            "note": "Built by fipsforge, not from Debian binary packages. Debian packages left out: "
             + ", ".join(f"{name} ({why})" for name, why in resolution.replaced.items()),
             "components": [c.model_dump() for c in components],
         }

@@ -34,12 +34,26 @@ from fipsforge.stack.build import StackBuild
 
 PACKAGE = "python3.13"
 VERSION = "3.13.5-2+deb13u5"
-RECIPE_VERSION = 1
+RECIPE_VERSION = 2
 FALLBACK_MODULES = ("_md5", "_sha1", "_sha2", "_sha3", "_blake2")
 CONFIGURE = [
     "--prefix=/usr", "--with-builtin-hashlib-hashes=", "--without-ensurepip", "--with-system-expat",
     "--disable-test-modules", "--with-lto=no", "--with-openssl-rpath=no",
 ]  # fmt: skip
+# hashlib logs an error at import for each always-supported name it finds no code for, and leaves the
+# name undefined (md5 and blake2 here). This edit, checked to apply, defines those names as constructors
+# that raise ValueError instead: the API stays, the refusal is explicit, nothing is logged.
+HASHLIB_ORIGINAL = """    except ValueError:
+        import logging
+        logging.exception('code for hash %s was not found.', __func_name)
+"""
+HASHLIB_REFUSING = """    except ValueError:
+        # fipsforge: no built-in fallback exists; refuse on use, as OpenSSL's FIPS provider did.
+        def __refused(*args, __name=__func_name, **kwargs):
+            raise ValueError(f"unsupported hash type {__name}: not offered by the OpenSSL FIPS provider")
+        globals()[__func_name] = __refused
+        del __refused
+"""
 # Build-only parts of `make install`: headers, the static library, pkg-config, manuals.
 DROP = [
     "usr/include",
@@ -77,6 +91,7 @@ def _run(command: list[str], cwd: Path, log: Path, env: dict[str, str]) -> None:
 
 def _cache_key(sources: dict[str, str], stack: StackBuild) -> str:
     recipe = {"recipe": RECIPE_VERSION, "configure": CONFIGURE, "drop": DROP, "sources": sources,
+              "hashlib": HASHLIB_REFUSING,
               "stack": stack.manifest.cache_key}  # fmt: skip
     return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:24]
 
@@ -132,6 +147,11 @@ def _build_into(
     tree = work / "src"
     env = {**os.environ, "LC_ALL": "C"}
     _run(["dpkg-source", "--no-check", "-x", str(dsc), str(tree)], work, log, env)
+    hashlib_py = tree / "Lib/hashlib.py"
+    text = hashlib_py.read_text()
+    if text.count(HASHLIB_ORIGINAL) != 1:
+        raise FipsforgeError(f"{PACKAGE} {VERSION}: Lib/hashlib.py no longer has the expected fallback code")
+    hashlib_py.write_text(text.replace(HASHLIB_ORIGINAL, HASHLIB_REFUSING))
     openssl = work / "openssl"
     openssl.mkdir()
     (openssl / "include").symlink_to(stack.staging / "usr/include")

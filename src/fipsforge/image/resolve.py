@@ -148,11 +148,7 @@ def resolve(spec: ImageSpec, root: AptRoot) -> Resolution:
                 filename=stanza["Filename"],
             )
         )
-    present = {name for name, _v, _a in chosen} | set(spec.packages)
-    return Resolution(
-        packages=packages,
-        replaced={k: v for k, v in sorted(replaced.items()) if k in present or v != "fipsforge FIPS stack"},
-    )
+    return Resolution(packages=packages, replaced=dict(sorted(replaced.items())))
 
 
 def fetch(packages: list[DebPackage], root: AptRoot, cache: Path | None = None) -> dict[str, Path]:

@@ -144,10 +144,13 @@ def _grype(doc: dict[str, Any], where: str, discovered: date | None) -> list[Sca
             r for r in match.get("relatedVulnerabilities") or [] if str(r.get("id", "")).startswith("CVE-")
         ]
         cve = vuln["id"] if str(vuln["id"]).startswith("CVE-") else (related[0]["id"] if related else None)
+        # grype's JSON writes camelCase (dueDate); its database records use due_date
         kev_dues = [
-            _date(k["dueDate"], f"{where}: matches[{index}].vulnerability.knownExploited")
+            _date(
+                k.get("dueDate") or k["due_date"], f"{where}: matches[{index}].vulnerability.knownExploited"
+            )
             for k in vuln.get("knownExploited") or []
-            if isinstance(k, dict) and k.get("dueDate")
+            if isinstance(k, dict) and (k.get("dueDate") or k.get("due_date"))
         ]
         description = str(vuln.get("description") or (related[0].get("description") if related else "") or "")
         findings.append(

@@ -271,3 +271,22 @@ def test_kubectl_list_output_is_read(tmp_path: Path) -> None:
     flows, notes = derive(tmp_path / "all.yaml")
     assert table(flows) == table(derive(EXAMPLE / "k8s")[0])
     assert any("all.yaml:" in n and "kind Namespace (shop) is not used" in n for n in notes)
+
+
+@pytest.mark.skipif(
+    not verifyresult.verify_available(), reason="the fipsforge verify command is not installed"
+)
+def test_image_without_a_result_is_verified_for_real(tmp_path: Path) -> None:
+    """End to end: evidence runs `fipsforge verify` on a local OCI layout that has no FIPS module."""
+    from oci_fixtures import Entry, layer, write_layout
+
+    write_layout(tmp_path / "plain", [layer([Entry("etc/os-release", data=b"ID=debian\n")])])
+    image = f"oci:{tmp_path / 'plain'}"
+    resolved, notes = resolve_images([image], [], allow_run=True)
+    assert notes == [] and resolved[image] is not None
+    assert resolved[image].verdict == "fail" and resolved[image].fips_modules == []
+    assert module_of(resolved[image], TODAY).status == "none"
+    # negative control: a layout that does not exist → verify fails → the image is unknown, with a note
+    missing = f"oci:{tmp_path / 'missing'}"
+    resolved, notes = resolve_images([missing], [], allow_run=True)
+    assert resolved[missing] is None and "verify did not complete" in str(notes[0])

@@ -104,20 +104,21 @@ def match_result(image: str, results: list[VerifyResult]) -> VerifyResult | None
 
 
 def verify_available() -> bool:
-    """True when the `fipsforge verify` command is installed (its package has a CLI module)."""
+    """True when the `fipsforge verify` command is installed: `fipsforge.verify.cli.verify` exists."""
     try:
-        return importlib.util.find_spec("fipsforge.verify.cli") is not None
-    except ModuleNotFoundError:
+        if importlib.util.find_spec("fipsforge.verify.cli") is None:
+            return False
+        return callable(getattr(importlib.import_module("fipsforge.verify.cli"), "verify", None))
+    except ImportError:
         return False
 
 
 def run_verify(image: str) -> VerifyResult:
-    """Run `fipsforge verify IMAGE --json` in a child process and read its JSON."""
+    """Run `fipsforge verify IMAGE --json` (the command's own function) in a child process; read its JSON."""
     command = [
         sys.executable,
         "-c",
-        "import sys; from fipsforge.cli import main; sys.argv[0] = 'fipsforge'; main()",
-        "verify",
+        "import typer; from fipsforge.verify.cli import verify; typer.run(verify)",
         image,
         "--json",
     ]

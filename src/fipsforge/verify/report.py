@@ -29,6 +29,9 @@ def print_table(report: VerifyReport, console: Console) -> None:
         integrity = {True: "ok", False: "FAILED", None: "unchecked"}[module.integrity_ok]
         modules.add_row(module.name, module.version or "?", module.path, module.cmvp_status, integrity,
                         "yes" if module.jitter_inside else "no")  # fmt: skip
+    boundary: Table | Text = (
+        modules if report.fips_modules else Text("FIPS boundary: no FIPS module found", style="red")
+    )
     kernel = Text(f"kernel-independent: {report.kernel_independent}\n", style="bold")
     for reason in report.kernel_independent_reasons:
         kernel.append(f"  - {reason}\n")
@@ -38,7 +41,7 @@ def print_table(report: VerifyReport, console: Console) -> None:
     for finding in report.findings:
         findings.add_row(Text(finding.severity, style=STYLE[finding.severity]), finding.rule_id, finding.message,
                          finding.path or "-")  # fmt: skip
-    console.print(Group(head, modules, kernel, findings))
+    console.print(Group(head, boundary, kernel, findings))
 
 
 def exceeds(report: VerifyReport, threshold: Severity) -> bool:

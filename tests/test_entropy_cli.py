@@ -89,3 +89,54 @@ def test_cli_prints_one_line_error_and_exits_2(
         main()
     assert exit_info.value.code == 2
     assert "empty.bin: empty" in capsys.readouterr().err
+
+
+def test_iid_json_and_restart_file(tmp_path: Path) -> None:
+    rng = np.random.default_rng(31)
+    main_file = tmp_path / "main.bin"
+    main_file.write_bytes(rng.integers(0, 16, 20_000, dtype=np.uint8).tobytes())
+    restart_file = tmp_path / "restart.bin"
+    restart_file.write_bytes(rng.integers(0, 16, 1_000_000, dtype=np.uint8).tobytes())
+    args = [
+        "entropy",
+        "assess",
+        str(main_file),
+        "--bits",
+        "4",
+        "--iid",
+        "--restart",
+        str(restart_file),
+        "--json",
+    ]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["track"] == "iid" and isinstance(document["literal_mcv"], float)
+    assert len(document["permutation"]) == 19 and document["iid"] is True
+    assert document["restart"]["h_i"] == document["assessed_min_entropy"]
+    assert document["restart"]["sanity_passed"] and document["restart"]["validation_passed"]
+
+
+def test_health_json(tmp_path: Path) -> None:
+    recording = tmp_path / "samples.bin"
+    recording.write_bytes(np.random.default_rng(32).integers(0, 256, 50_000, dtype=np.uint8).tobytes())
+    result = runner.invoke(app, ["entropy", "health", str(recording), "--h", "4", "--json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["rct"]["cutoff"] == 1 + 30 // 4 + 1  # 1 + ceil(30 / 4)
+    assert document["rct"]["failures"] == 0 and document["apt"]["failures"] == 0
+    text = runner.invoke(app, ["entropy", "health", str(recording), "--h", "4", "--osr", "5"]).stdout
+    assert "RCT cutoff 150" in text and "APT cutoff 488 of 512" in text  # the library's own, beside ours
+
+
+def test_collect_cli_reduced(tmp_path: Path) -> None:
+    out = tmp_path / "noise"
+    result = runner.invoke(
+        app, ["entropy", "collect", str(out), "--samples", "5000", "--restarts", "0", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["samples"] == 5000 and document["restarts"] == 0
+    assert (out / "samples-8bit.bin").stat().st_size == 5000
+    bad = runner.invoke(app, ["entropy", "collect", str(tmp_path / "x"), "--flag", "no-such-flag"])
+    assert bad.exit_code != 0

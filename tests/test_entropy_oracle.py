@@ -67,3 +67,25 @@ def test_negative_control_detects_a_changed_sample_file() -> None:
 
 def test_negative_control_missing_quantity_is_a_deviation() -> None:
     assert deviations({"H_original": 1.0}, {}) == {"H_original": float("inf")}
+
+
+CROSS_CHECKS = {
+    "three symbols, translated": (lambda rng: rng.integers(0, 3, 30_000).astype(np.uint8) * 5, None),
+    "4-bit data read as 8-bit": (lambda rng: rng.integers(0, 16, 20_000).astype(np.uint8), 8),
+    "two wide values (binary)": (
+        lambda rng: np.where(rng.random(40_000) < 0.7, 0x10, 0x20).astype(np.uint8),
+        None,
+    ),
+    "random walk mod 7": (lambda rng: (np.cumsum(rng.integers(0, 2, 30_000)) % 7).astype(np.uint8), 3),
+}
+
+
+@pytest.mark.parametrize("case", list(CROSS_CHECKS))
+def test_cross_check_with_reference_code(case: str) -> None:
+    """Edge paths the oracle files do not cover, against PyPI's sp800-90b (the reference C++), if installed."""
+    sp = pytest.importorskip("sp800_90b")
+    make, bits = CROSS_CHECKS[case]
+    data = make(np.random.default_rng(5))
+    prepared = samples.from_array(data, bits)
+    reference = sp.Data(data.tobytes(), prepared.bits, False).h_initial()
+    assert noniid.assess(prepared).assessed_min_entropy == pytest.approx(reference, abs=TOLERANCE)

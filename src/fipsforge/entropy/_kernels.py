@@ -21,6 +21,15 @@ _M2 = np.uint64(0xC2B2AE3D27D4EB4F)
 _M3 = np.uint64(0x165667B19E3779F9)
 
 
+@njit(inline="always")
+def _tally(hit: bool, correct: int, run: int, longest: int) -> tuple[int, int, int]:
+    """Count one prediction: (correct predictions, current run of correct ones, longest run)."""
+    if hit:
+        run += 1
+        return correct + 1, run, max(longest, run)
+    return correct, 0, longest
+
+
 # ----------------------------------------------------------------------------------------------
 # §6.3.2 collision estimate (binary data)
 
@@ -273,13 +282,7 @@ def multi_mcw(data: np.ndarray, k: int) -> tuple[int, int]:
     longest = 0
     for i in range(windows[0], n):
         s = data[i]
-        if frequent[winner] == s:
-            correct += 1
-            run += 1
-            if run > longest:
-                longest = run
-        else:
-            run = 0
+        correct, run, longest = _tally(frequent[winner] == s, correct, run, longest)
         for j in range(nw):
             if i >= windows[j] and frequent[j] == s:
                 score[j] += 1
@@ -324,13 +327,7 @@ def multi_mcw_binary(bits: np.ndarray) -> tuple[int, int]:
         s = bits[i]
         w = windows[winner]
         predicted = 1 if 2 * (ones[i] - ones[i - w]) > w else 0
-        if predicted == s:
-            correct += 1
-            run += 1
-            if run > longest:
-                longest = run
-        else:
-            run = 0
+        correct, run, longest = _tally(predicted == s, correct, run, longest)
         for j in range(4):
             w = windows[j]
             if i >= w and (1 if 2 * (ones[i] - ones[i - w]) > w else 0) == s:
@@ -359,13 +356,7 @@ def lag_predictor(data: np.ndarray) -> tuple[int, int]:
     longest = 0
     for i in range(1, n):
         s = data[i]
-        if s == data[i - winner - 1]:
-            correct += 1
-            run += 1
-            if run > longest:
-                longest = run
-        else:
-            run = 0
+        correct, run, longest = _tally(s == data[i - winner - 1], correct, run, longest)
         reach = depth if i >= depth else i
         base = n - i
         top = np.int32(0)
@@ -443,13 +434,7 @@ def lag_predictor_binary(bits: np.ndarray) -> tuple[int, int]:
         for j in range(steps):
             t = t0 + j
             if t >= 1:
-                if bits[t] == bits[t - winner - 1]:
-                    correct += 1
-                    run += 1
-                    if run > longest:
-                        longest = run
-                else:
-                    run = 0
+                correct, run, longest = _tally(bits[t] == bits[t - winner - 1], correct, run, longest)
             for c in range(count):
                 o = candidate[c]
                 if (hits[o] >> U64(j)) & U64(1):
@@ -496,6 +481,29 @@ def _ctx_find(
         if o == order + 1 and keys_a[slot] == a and keys_b[slot] == b:
             return np.int64(ids[slot])
         slot = (slot + U64(1)) & mask
+
+
+@njit(inline="always")
+def _ctx_get_or_insert(
+    keys_a: np.ndarray,
+    keys_b: np.ndarray,
+    keys_o: np.ndarray,
+    ids: np.ndarray,
+    a: np.uint64,
+    b: np.uint64,
+    order: int,
+    fresh: int,
+) -> tuple[np.int64, bool]:
+    """The id of context (a, b) of `order`, inserting it with id `fresh` if absent; True if inserted."""
+    r = _ctx_find(keys_a, keys_b, keys_o, ids, a, b, order)
+    if r >= 0:
+        return r, False
+    slot = -1 - r
+    keys_a[slot] = a
+    keys_b[slot] = b
+    keys_o[slot] = order + 1
+    ids[slot] = fresh
+    return np.int64(fresh), True
 
 
 @njit(inline="always")
@@ -600,15 +608,8 @@ def multi_mmc_literal(data: np.ndarray, k: int, max_entries: int) -> tuple[int, 
                         a |= sym << U64(8 * t)
                     else:
                         b |= sym << U64(8 * (t - 8))
-                r = _ctx_find(keys_a, keys_b, keys_o, ids, a, b, d)
-                if r < 0:
-                    slot = -1 - r
-                    keys_a[slot] = a
-                    keys_b[slot] = b
-                    keys_o[slot] = d + 1
-                    ids[slot] = nctx
-                    r = nctx
-                    nctx += 1
+                r, made = _ctx_get_or_insert(keys_a, keys_b, keys_o, ids, a, b, d, nctx)
+                nctx += made
             _mmc_increment(r, data[d + 1], True, pair_keys, pair_counts, best_count, best_symbol)
             entries[d] = 1
 
@@ -640,17 +641,12 @@ def multi_mmc_literal(data: np.ndarray, k: int, max_entries: int) -> tuple[int, 
                 ctx = _ctx_find(keys_a, keys_b, keys_o, ids, a, b, d)
                 found = ctx >= 0
             if found:
+                if d == cur_winner:
+                    correct, run, longest = _tally(best_symbol[ctx] == s, correct, run, longest)
                 if best_symbol[ctx] == s:
                     score[d] += 1
                     if score[d] >= score[winner]:
                         winner = d
-                    if d == cur_winner:
-                        correct += 1
-                        run += 1
-                        if run > longest:
-                            longest = run
-                elif d == cur_winner:
-                    run = 0
                 if _mmc_increment(
                     ctx, s, entries[d] < max_entries, pair_keys, pair_counts, best_count, best_symbol
                 ):
@@ -660,15 +656,8 @@ def multi_mmc_literal(data: np.ndarray, k: int, max_entries: int) -> tuple[int, 
                     r = dense_base[d] + compact
                 else:
                     a, b = _context_key(lo, hi, d + 1)
-                    r = _ctx_find(keys_a, keys_b, keys_o, ids, a, b, d)
-                    if r < 0:
-                        slot = -1 - r
-                        keys_a[slot] = a
-                        keys_b[slot] = b
-                        keys_o[slot] = d + 1
-                        ids[slot] = nctx
-                        r = nctx
-                        nctx += 1
+                    r, made = _ctx_get_or_insert(keys_a, keys_b, keys_o, ids, a, b, d, nctx)
+                    nctx += made
                 _mmc_increment(r, s, True, pair_keys, pair_counts, best_count, best_symbol)
                 entries[d] += 1
         hi = (hi << U64(8)) | (lo >> U64(56))
@@ -732,14 +721,20 @@ def multi_mmc_binary(bits: np.ndarray, max_entries: int) -> tuple[int, int]:
                 table[at + s] = 1
                 elems[d] += 1
         if winner_found:
-            if winner_hit:
-                correct += 1
-                run += 1
-                if run > longest:
-                    longest = run
-            else:
-                run = 0
+            correct, run, longest = _tally(winner_hit, correct, run, longest)
     return correct, longest
+
+
+@njit(inline="always")
+def _count_symbol(
+    counts: np.ndarray, best_count: np.ndarray, best_symbol: np.ndarray, ctx: int, y: int
+) -> None:
+    """Count y after context ctx; the prediction is the most frequent symbol, the largest on ties."""
+    counts[ctx, y] += 1
+    c = counts[ctx, y]
+    if c > best_count[ctx] or (c == best_count[ctx] and y > best_symbol[ctx]):
+        best_count[ctx] = c
+        best_symbol[ctx] = y
 
 
 @_jit
@@ -771,20 +766,9 @@ def lz78y_literal(data: np.ndarray, k: int, max_dict: int) -> tuple[int, int]:
     y0 = data[depth]
     for j in range(1, depth + 1):
         a, b = _context_key(lo, hi, j)
-        r = _ctx_find(keys_a, keys_b, keys_o, ids, a, b, j - 1)
-        if r < 0:
-            slot = -1 - r
-            keys_a[slot] = a
-            keys_b[slot] = b
-            keys_o[slot] = j
-            ids[slot] = nctx
-            r = nctx
-            nctx += 1
-        counts[r, y0] += 1
-        c = counts[r, y0]
-        if c > best_count[r] or (c == best_count[r] and y0 > best_symbol[r]):
-            best_count[r] = c
-            best_symbol[r] = y0
+        r, made = _ctx_get_or_insert(keys_a, keys_b, keys_o, ids, a, b, j - 1, nctx)
+        nctx += made
+        _count_symbol(counts, best_count, best_symbol, r, y0)
         size += 1
     hi = (hi << U64(8)) | (lo >> U64(56))
     lo = (lo << U64(8)) | U64(y0)
@@ -805,28 +789,13 @@ def lz78y_literal(data: np.ndarray, k: int, max_dict: int) -> tuple[int, int]:
                     pred = best_symbol[r]
                     have = True
             elif size < max_dict:
-                slot = -1 - r
-                keys_a[slot] = a
-                keys_b[slot] = b
-                keys_o[slot] = j
-                ids[slot] = nctx
-                r = nctx
-                nctx += 1
+                r, made = _ctx_get_or_insert(keys_a, keys_b, keys_o, ids, a, b, j - 1, nctx)
+                nctx += made
                 size += 1
             else:
                 continue
-            counts[r, s] += 1
-            c = counts[r, s]
-            if c > best_count[r] or (c == best_count[r] and s > best_symbol[r]):
-                best_count[r] = c
-                best_symbol[r] = s
-        if have and pred == s:
-            correct += 1
-            run += 1
-            if run > longest:
-                longest = run
-        else:
-            run = 0
+            _count_symbol(counts, best_count, best_symbol, r, s)
+        correct, run, longest = _tally(have and pred == s, correct, run, longest)
         hi = (hi << U64(8)) | (lo >> U64(56))
         lo = (lo << U64(8)) | U64(s)
     return correct, longest
@@ -869,12 +838,6 @@ def lz78y_binary(bits: np.ndarray, max_dict: int) -> tuple[int, int]:
                 table[at + s] += 1
                 if cnt == 0:
                     size += 1
-        if most > 0 and pred == s:
-            correct += 1
-            run += 1
-            if run > longest:
-                longest = run
-        else:
-            run = 0
+        correct, run, longest = _tally(most > 0 and pred == s, correct, run, longest)
         pattern = ((pattern << 1) | s) & 0xFFFF
     return correct, longest

@@ -101,6 +101,19 @@ def _estimate(key: str, form: Form, h: float | None, items: list[tuple[str, floa
     return Estimate(key=key, form=form, min_entropy=h, values=values, lines=lines)
 
 
+def report_lines(
+    estimates: list[Estimate], h_original: float, h_bitstring: float | None, bits: int, assessed: float
+) -> list[str]:
+    """Each estimate's quantities, then the closing lines, in the reference tool's `-vv` wording."""
+    lines = [f"{e.form} {e.title}: {line}" for e in estimates for line in e.lines]
+    if h_bitstring is not None:
+        lines.append(f"H_bitstring = {h_bitstring:.17g}")
+        lines.append(f"H_bitstring Per Symbol = {h_bitstring * bits:.17g}")
+    lines.append(f"H_original = {h_original:.17g}")
+    lines.append(f"Assessed min entropy: {assessed:.17g}")
+    return lines
+
+
 def require(key: str, form: Form, available: int) -> None:
     """Raise the one-line error for an estimator that cannot run on `available` samples."""
     needed = MINIMUM_SAMPLES[key]

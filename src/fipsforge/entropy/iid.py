@@ -361,12 +361,9 @@ def render(result: IidResult) -> str:
         f"\tBinary: {'true' if result.binary else 'false'}",
         "",
     ]
-    for e in result.estimates:
-        lines.extend(f"{e.form} {e.title}: {line}" for line in e.lines)
-    if result.h_bitstring is not None:
-        lines.append(f"H_bitstring = {result.h_bitstring:.17g}")
-    lines.append(f"H_original: {result.h_original:.17g}")
-    lines.append(f"Assessed min entropy: {result.assessed_min_entropy:.17g}")
+    lines += est.report_lines(
+        result.estimates, result.h_original, result.h_bitstring, result.bits, result.assessed_min_entropy
+    )
     lines.append("")
     for c in result.chi_square:
         lines.append(

@@ -131,11 +131,7 @@ def render(result: NonIidResult) -> str:
     lines = [f"Loaded {result.samples} samples of {result.alphabet} distinct {result.bits}-bit-wide symbols"]
     if not result.binary:
         lines.append(f"Number of Binary Symbols: {result.samples * result.bits}")
-    for e in result.estimates:
-        lines.extend(f"{e.form} {e.title}: {line}" for line in e.lines)
-    if result.h_bitstring is not None:
-        lines.append(f"H_bitstring = {result.h_bitstring:.17g}")
-        lines.append(f"H_bitstring Per Symbol = {result.h_bitstring * result.bits:.17g}")
-    lines.append(f"H_original = {result.h_original:.17g}")
-    lines.append(f"Assessed min entropy: {result.assessed_min_entropy:.17g}")
+    lines += est.report_lines(
+        result.estimates, result.h_original, result.h_bitstring, result.bits, result.assessed_min_entropy
+    )
     return "\n".join(lines)

@@ -507,6 +507,21 @@ def _ctx_get_or_insert(
 
 
 @njit(inline="always")
+def _push(lo: np.uint64, hi: np.uint64, symbol: int) -> tuple[np.uint64, np.uint64]:
+    """Shift a symbol into the 16-symbol history (newest in the lowest byte of `lo`)."""
+    return (lo << U64(8)) | U64(symbol), (hi << U64(8)) | (lo >> U64(56))
+
+
+@njit(inline="always")
+def _binary_offsets(depth: int) -> np.ndarray:
+    """Start of each order's table of (context, bit) counts: order d has 2^(d+1) contexts x 2 bits."""
+    offsets = np.zeros(depth + 1, dtype=np.int64)
+    for d in range(depth):
+        offsets[d + 1] = offsets[d] + (1 << (d + 2))
+    return offsets
+
+
+@njit(inline="always")
 def _context_key(lo: np.uint64, hi: np.uint64, length: int) -> tuple[np.uint64, np.uint64]:
     if length >= 8:
         if length == 16:
@@ -660,8 +675,7 @@ def multi_mmc_literal(data: np.ndarray, k: int, max_entries: int) -> tuple[int, 
                     nctx += made
                 _mmc_increment(r, s, True, pair_keys, pair_counts, best_count, best_symbol)
                 entries[d] += 1
-        hi = (hi << U64(8)) | (lo >> U64(56))
-        lo = (lo << U64(8)) | U64(s)
+        lo, hi = _push(lo, hi, s)
     return correct, longest
 
 
@@ -670,11 +684,8 @@ def multi_mmc_binary(bits: np.ndarray, max_entries: int) -> tuple[int, int]:
     """§6.3.9 with D = 16 on binary data, dictionaries as dense tables of (context, bit) counts."""
     depth = 16
     n = bits.shape[0]
-    offsets = np.zeros(depth + 1, dtype=np.int64)
-    masks = np.zeros(depth, dtype=np.int64)
-    for d in range(depth):
-        offsets[d + 1] = offsets[d] + (1 << (d + 2))
-        masks[d] = (1 << (d + 1)) - 1
+    offsets = _binary_offsets(depth)
+    masks = (np.int64(2) << np.arange(depth, dtype=np.int64)) - 1
     table = np.zeros(offsets[depth], dtype=np.int32)
     elems = np.zeros(depth, dtype=np.int64)
     score = np.zeros(depth, dtype=np.int64)
@@ -770,8 +781,7 @@ def lz78y_literal(data: np.ndarray, k: int, max_dict: int) -> tuple[int, int]:
         nctx += made
         _count_symbol(counts, best_count, best_symbol, r, y0)
         size += 1
-    hi = (hi << U64(8)) | (lo >> U64(56))
-    lo = (lo << U64(8)) | U64(y0)
+    lo, hi = _push(lo, hi, y0)
     correct = 0
     run = 0
     longest = 0
@@ -796,8 +806,7 @@ def lz78y_literal(data: np.ndarray, k: int, max_dict: int) -> tuple[int, int]:
                 continue
             _count_symbol(counts, best_count, best_symbol, r, s)
         correct, run, longest = _tally(have and pred == s, correct, run, longest)
-        hi = (hi << U64(8)) | (lo >> U64(56))
-        lo = (lo << U64(8)) | U64(s)
+        lo, hi = _push(lo, hi, s)
     return correct, longest
 
 
@@ -806,9 +815,7 @@ def lz78y_binary(bits: np.ndarray, max_dict: int) -> tuple[int, int]:
     """§6.3.10 with B = 16 on binary data, dictionaries as dense tables of (context, bit) counts."""
     depth = 16
     n = bits.shape[0]
-    offsets = np.zeros(depth + 1, dtype=np.int64)
-    for d in range(depth):
-        offsets[d + 1] = offsets[d] + (1 << (d + 2))
+    offsets = _binary_offsets(depth)
     table = np.zeros(offsets[depth], dtype=np.int32)
     size = 0
     pattern = np.int64(0)

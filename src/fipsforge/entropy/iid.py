@@ -20,7 +20,7 @@ from pydantic import BaseModel
 
 from fipsforge.entropy import _iid_kernels as ik
 from fipsforge.entropy import estimators as est
-from fipsforge.entropy.samples import Samples
+from fipsforge.entropy.samples import Samples, Summary, summary
 from fipsforge.errors import FipsforgeError
 
 PERMUTATIONS = 10_000
@@ -57,12 +57,7 @@ class ChiSquare(BaseModel):
     passed: bool
 
 
-class IidResult(BaseModel):
-    file: str
-    samples: int
-    bits: int
-    alphabet: int
-    binary: bool
+class IidResult(Summary):
     raw_mean: float
     median: float
     estimates: list[est.Estimate]
@@ -330,11 +325,7 @@ def assess(samples: Samples, permutations: int = PERMUTATIONS, seed: int | None 
     chi_ok = all(c.passed for c in chi)
     perm_ok = all(p.passed for p in perm)
     return IidResult(
-        file=samples.name,
-        samples=int(samples.symbols.shape[0]),
-        bits=samples.bits,
-        alphabet=samples.alphabet,
-        binary=samples.binary,
+        **summary(samples),
         raw_mean=raw_mean,
         median=median,
         estimates=estimates,

@@ -13,18 +13,12 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from pydantic import BaseModel
 
 from fipsforge.entropy import estimators as est
-from fipsforge.entropy.samples import Samples
+from fipsforge.entropy.samples import Samples, Summary, summary
 
 
-class NonIidResult(BaseModel):
-    file: str
-    samples: int
-    bits: int
-    alphabet: int
-    binary: bool
+class NonIidResult(Summary):
     estimates: list[est.Estimate]
     h_original: float
     h_bitstring: float | None
@@ -114,11 +108,7 @@ def assess(samples: Samples, workers: int | None = None) -> NonIidResult:
     if h_bitstring is not None:
         assessed = min(assessed, samples.bits * h_bitstring)
     return NonIidResult(
-        file=samples.name,
-        samples=int(samples.symbols.shape[0]),
-        bits=samples.bits,
-        alphabet=samples.alphabet,
-        binary=samples.binary,
+        **summary(samples),
         estimates=found,
         h_original=h_original,
         h_bitstring=h_bitstring,

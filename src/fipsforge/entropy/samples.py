@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from pydantic import BaseModel
 
 from fipsforge.errors import FipsforgeError
 
@@ -34,6 +35,26 @@ class Samples:
             return self.raw
         expanded = np.unpackbits(self.raw[:, None], axis=1)[:, 8 - self.bits :]
         return np.ascontiguousarray(expanded).reshape(-1)
+
+
+class Summary(BaseModel):
+    """What every assessment reports about its input."""
+
+    file: str
+    samples: int
+    bits: int
+    alphabet: int
+    binary: bool
+
+
+def summary(samples: Samples) -> dict[str, str | int | bool]:
+    return {
+        "file": samples.name,
+        "samples": int(samples.symbols.shape[0]),
+        "bits": samples.bits,
+        "alphabet": samples.alphabet,
+        "binary": samples.binary,
+    }
 
 
 def symbol_width(data: np.ndarray) -> int:

@@ -34,7 +34,7 @@ from fipsforge.stack.build import StackBuild
 
 PACKAGE = "python3.13"
 VERSION = "3.13.5-2+deb13u5"
-RECIPE_VERSION = 2
+RECIPE_VERSION = 3
 FALLBACK_MODULES = ("_md5", "_sha1", "_sha2", "_sha3", "_blake2")
 CONFIGURE = [
     "--prefix=/usr", "--with-builtin-hashlib-hashes=", "--without-ensurepip", "--with-system-expat",
@@ -171,6 +171,7 @@ def _build_into(
     _run(["make", "install", f"DESTDIR={staging}"], tree, log, build_env)
     for rel in DROP:
         shutil.rmtree(staging / rel, ignore_errors=True)
+    strip_debug(staging, log, build_env)
     python = staging / "usr/bin/python3.13"
     present = fallback_modules_present(python, {**build_env, "PYTHONHOME": str(staging / "usr")})
     if present:
@@ -189,6 +190,21 @@ def _build_into(
         cache_key=key,
     )
     (entry / "manifest.json").write_text(manifest.model_dump_json(indent=2) + "\n")
+
+
+def _is_elf(path: Path) -> bool:
+    with path.open("rb") as stream:
+        return stream.read(4) == b"\x7fELF"
+
+
+def strip_debug(tree: Path, log: Path, env: dict[str, str]) -> None:
+    """Drop debug sections from every ELF file, as Debian's packaging does (`-g` output is large and
+    carries build paths)."""
+    elves = sorted(
+        str(path) for path in tree.rglob("*") if path.is_file() and not path.is_symlink() and _is_elf(path)
+    )
+    if elves:
+        _run(["strip", "--strip-debug", "--remove-section=.comment", *elves], tree, log, env)
 
 
 def cpython_overlay(build: CPythonBuild) -> Overlay:

@@ -29,14 +29,16 @@ NIST_README_NONIID_8BIT = 26.65  # ea_non_iid -v truerand_8bit.bin, oracle READM
 NIST_README_IID_8BIT = 19.4  # ea_iid -v truerand_8bit.bin, oracle README
 
 
-def timed(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
-    times = []
+def timed(fn: Callable[[], Any], repeat: int) -> tuple[float, float, Any]:
+    """Median wall seconds, median CPU seconds (all threads), and the last result."""
+    walls, cpus = [], []
     result = None
     for _ in range(repeat):
-        start = time.perf_counter()
+        wall, cpu = time.perf_counter(), time.process_time()
         result = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
+        walls.append(time.perf_counter() - wall)
+        cpus.append(time.process_time() - cpu)
+    return statistics.median(walls), statistics.median(cpus), result
 
 
 def main() -> int:

@@ -60,6 +60,8 @@ def test_registry_image_with_cosign_sbom_tag(registry: str, tmp_path: Path) -> N
     assert report.digest == digest
     assert report.sboms and report.sboms[0].startswith("cosign-tag:")
     assert report.verdict == "pass" and report.kernel_independent == "yes"
+    # a bare `host/name:tag`, as Kubernetes manifests write it, is read from the registry too
+    assert verify_image(f"{registry}/team/signed:v1", tmp_path).digest == digest
     # negative control: the same image without the attached SBOM names no FIPS module
     other, _ = _image(tmp_path, "unsigned")
     _push(f"oci:{other.root}:v1", f"{registry}/team/unsigned:v1")

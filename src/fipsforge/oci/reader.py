@@ -35,6 +35,9 @@ INDEX_TYPES = {
     "application/vnd.docker.distribution.manifest.list.v2+json",
 }
 MAX_JSON_BYTES = 16 << 20
+_REFERENCE = re.compile(
+    r"^[a-z0-9][a-z0-9._-]*(?::[0-9]+)?(?:/[a-z0-9._-]+)+(?::[\w.-]+)?(?:@sha256:[0-9a-f]{64})?$"
+)
 _DIGEST = re.compile(r"^(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$")
 
 SourceKind = Literal["oci-layout", "docker-archive", "registry"]
@@ -423,7 +426,8 @@ def _tagged_index(layout: Path, tag: str) -> dict[str, Any]:
 
 
 def open_image(ref: str, work_dir: Path) -> ImageSource:
-    """Open `ref`: `oci:DIR[:TAG]`, `docker-archive:FILE`, `docker://REF`, or a bare path."""
+    """Open `ref`: `oci:DIR[:TAG]`, `docker-archive:FILE`, `docker://REF`, a bare path, or a bare
+    `host/name:tag` reference (read from the registry when no such path exists)."""
     if ref.startswith("docker://"):
         return _open_registry(ref, ref.removeprefix("docker://"), work_dir)
     if ref.startswith("oci:"):
@@ -440,4 +444,6 @@ def open_image(ref: str, work_dir: Path) -> ImageSource:
         return _open_layout(ref, path, None, "oci-layout")
     if path.is_file():
         return _open_archive(ref, path)
+    if _REFERENCE.match(ref):  # `registry/name:tag` as Kubernetes manifests write it
+        return _open_registry(ref, ref, work_dir)
     raise FipsforgeError(f"{ref}: no such OCI layout or docker-archive (use docker://REF for a registry)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import hashlib
+import http.server
 import io
 import json
 import shutil
@@ -12,6 +13,7 @@ import socket
 import subprocess
 import sys
 import tarfile
+import threading
 import time
 import urllib.request
 import zipfile
@@ -357,3 +359,68 @@ def extend_layout(source: Path, dest: Path, extra: bytes) -> str:
                                "size": len(extra)})  # fmt: skip
     manifest.pop("annotations", None)
     return layout._add_manifest(manifest, "tampered")
+
+
+@contextlib.contextmanager
+def layout_registry(root: Path, referrers_api: bool = True) -> Iterator[str]:
+    """A read-only registry on 127.0.0.1 serving the OCI layout `root` under any repository name, with the
+    OCI 1.1 referrers API (`/v2/<name>/referrers/<digest>`) when `referrers_api`. Yields `127.0.0.1:PORT`."""
+    index = json.loads((root / "index.json").read_text())
+    tags = {m["annotations"]["org.opencontainers.image.ref.name"]: m for m in index["manifests"]
+            if "org.opencontainers.image.ref.name" in m.get("annotations", {})}  # fmt: skip
+
+    def blob(digest: str) -> bytes | None:
+        path = root / "blobs" / "sha256" / digest.removeprefix("sha256:")
+        return path.read_bytes() if digest.startswith("sha256:") and path.is_file() else None
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            return None
+
+        def _send(self, status: int, body: bytes = b"", media_type: str = "application/json") -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", media_type)
+            self.send_header("Content-Length", str(len(body)))
+            if status == 200 and body:
+                self.send_header("Docker-Content-Digest", _digest(body))
+            self.send_header("Docker-Distribution-API-Version", "registry/2.0")
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+
+        def do_GET(self) -> None:
+            parts = self.path.split("?")[0].strip("/").split("/")
+            if parts == ["v2"]:
+                return self._send(200, b"{}")
+            if len(parts) < 4 or parts[0] != "v2":
+                return self._send(404)
+            kind, ref = parts[-2], parts[-1]
+            if kind == "manifests":
+                entry = tags.get(ref) or {"digest": ref, "mediaType": MANIFEST}
+                data = blob(entry["digest"])
+                if data is None:
+                    return self._send(404)
+                return self._send(200, data, json.loads(data).get("mediaType", entry["mediaType"]))
+            if kind == "blobs":
+                data = blob(ref)
+                return self._send(404) if data is None else self._send(200, data, "application/octet-stream")
+            if kind == "referrers" and referrers_api:
+                found = []
+                for entry in index["manifests"]:
+                    manifest = json.loads(blob(entry["digest"]) or b"{}")
+                    if (manifest.get("subject") or {}).get("digest") == ref:
+                        found.append({**entry, "artifactType": manifest.get("artifactType", "")})
+                body = json.dumps({"schemaVersion": 2, "mediaType": INDEX, "manifests": found}).encode()
+                return self._send(200, body, INDEX)
+            return self._send(404)
+
+        do_HEAD = do_GET
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -1,7 +1,9 @@
 """Registry input: Debian's docker-registry on a loopback port, images pushed with skopeo.
 
-Attached SBOMs are found under cosign's legacy `sha256-<hex>.sbom` tag and under the OCI 1.1 referrers
-tag schema (`sha256-<hex>` naming an index of artifacts whose subject is the image).
+Attached SBOMs are found under cosign's legacy `sha256-<hex>.sbom` tag, under the OCI 1.1 referrers
+tag schema (`sha256-<hex>` naming an index of artifacts whose subject is the image), and through the
+OCI 1.1 referrers API, which Debian's docker-registry lacks: a small read-only registry over a layout
+(`oci_fixtures.layout_registry`) serves that case.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import pytest
 from fipsforge.errors import FipsforgeError
 from fipsforge.oci.reader import open_image
 from fipsforge.verify.analyze import verify_image
-from oci_fixtures import Entry, Layout, layer, loopback_registry, spdx_document
+from oci_fixtures import Entry, Layout, layer, layout_registry, loopback_registry, spdx_document
 
 pytestmark = pytest.mark.skipif(
     shutil.which("docker-registry") is None or shutil.which("skopeo") is None,
@@ -94,3 +96,18 @@ def test_registry_referrers_tag_schema(registry: str, tmp_path: Path) -> None:
 def test_missing_registry_image_is_a_one_line_error(registry: str, tmp_path: Path) -> None:
     with pytest.raises(FipsforgeError, match="cannot copy from the registry"):
         open_image(f"docker://{registry}/team/absent:v1", tmp_path)
+
+
+@pytest.mark.parametrize("api", [True, False])
+def test_registry_referrers_api(api: bool, tmp_path: Path) -> None:
+    """A registry with the OCI 1.1 referrers API; the negative control is the same registry without it."""
+    layout, digest = _image(tmp_path, "api")
+    layout.add_artifact(digest, "application/spdx+json", spdx_document("3.4.0-r1"), "application/spdx+json")
+    with layout_registry(layout.root, referrers_api=api) as address:
+        report = verify_image(f"docker://{address}/team/api:v1", tmp_path)
+    assert report.digest == digest
+    if api:
+        assert report.sboms and report.sboms[0].startswith("oci-subject:")
+        assert any("libcrypto3 3.4.0-r1" in reason for reason in report.kernel_independent_reasons)
+    else:
+        assert report.sboms == []

@@ -16,9 +16,12 @@ import hashlib
 import json
 import re
 import shutil
+import ssl
 import subprocess
 import tarfile
 import tempfile
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,8 +33,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from fipsforge.errors import FipsforgeError
 from fipsforge.oci.tree import KeepPredicate, ReadLimits, TreeFinding, VirtualTree, keep_everything
 
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 INDEX_TYPES = {
-    "application/vnd.oci.image.index.v1+json",
+    OCI_INDEX,
     "application/vnd.docker.distribution.manifest.list.v2+json",
 }
 MAX_JSON_BYTES = 16 << 20
@@ -402,6 +406,12 @@ def _open_registry(ref: str, reference: str, work_dir: Path) -> ImageSource:
     if _skopeo_copy(f"docker://{repository}:{tag_base}", layout, "referrers", all_manifests=True):
         index = _tagged_index(layout, "referrers")
         image._index_manifests += [Descriptor.model_validate(m) for m in index.get("manifests") or []]
+    known = {m.digest for m in image._index_manifests}
+    for number, descriptor in enumerate(_referrers_api(repository, image.manifest_digest)):
+        if descriptor.digest in known or not _DIGEST.match(descriptor.digest):
+            continue
+        if _skopeo_copy(f"docker://{repository}@{descriptor.digest}", layout, f"referrer-{number}"):
+            image._index_manifests.append(descriptor)
     for suffix in ("sbom", "att"):  # cosign's legacy tags
         tag = f"cosign-{suffix}"
         if _skopeo_copy(f"docker://{repository}:{tag_base}.{suffix}", layout, tag):
@@ -414,6 +424,38 @@ def _open_registry(ref: str, reference: str, work_dir: Path) -> ImageSource:
             )
             image._extra_referrers.append(_referrer("cosign-tag", descriptor, attached.manifest))
     return image
+
+
+def _referrers_api(repository: str, digest: str) -> list[Descriptor]:
+    """The OCI 1.1 referrers API (`GET /v2/<name>/referrers/<digest>`), where the registry has it.
+
+    Like skopeo with `--src-tls-verify=false`, https is tried without certificate checks, then http.
+    A registry without the API (404), or one that cannot be reached, has no referrers to offer here."""
+    host, _, name = repository.partition("/")
+    if not name:
+        return []
+    for scheme in ("https", "http"):
+        request = urllib.request.Request(
+            f"{scheme}://{host}/v2/{name}/referrers/{digest}", headers={"Accept": OCI_INDEX}
+        )
+        context = None
+        if scheme == "https":
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        try:
+            with urllib.request.urlopen(request, timeout=30, context=context) as response:
+                data = response.read(MAX_JSON_BYTES + 1)
+        except urllib.error.HTTPError:
+            return []
+        except (urllib.error.URLError, OSError, ValueError):
+            continue
+        try:
+            index = _parse_json(data[:MAX_JSON_BYTES], f"{repository}: referrers of {digest}")
+        except FipsforgeError:
+            return []
+        return [Descriptor.model_validate(m) for m in index.get("manifests") or [] if isinstance(m, dict)]
+    return []
 
 
 def _tagged_index(layout: Path, tag: str) -> dict[str, Any]:

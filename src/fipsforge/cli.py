@@ -13,6 +13,7 @@ from fipsforge.entropy.cli import app as entropy_app
 from fipsforge.errors import FipsforgeError
 from fipsforge.evidence.cli import app as evidence_app
 from fipsforge.image import cli as image_cli
+from fipsforge.sandbox import cli as sandbox_cli
 from fipsforge.stack.cli import app as stack_app
 from fipsforge.verify.cli import verify
 
@@ -28,6 +29,7 @@ app.add_typer(evidence_app, name="evidence")
 app.command("build")(image_cli.build)
 app.command("verify")(verify)
 app.command("push")(image_cli.push)
+app.command("test")(sandbox_cli.test)
 
 
 def _terminate(signum: int, _frame: FrameType | None) -> None:

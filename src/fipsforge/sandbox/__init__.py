@@ -32,7 +32,8 @@ from fipsforge.errors import FipsforgeError
 from fipsforge.fsutil import atomic_file, cache_root
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-LIBC_OBJECTS = ("libc.so", "ld-linux", "libpthread.so")
+LIBC_OBJECTS = ("libc.so", "ld-linux", "libpthread.so", "fipsforge-getrandom-trace.so")
+"""Objects passed over when naming the caller (the getrandom trace shim only forwards to the kernel)."""
 FIPS_PROVIDER_SEEDING = "OpenSSL FIPS provider seeding (fips.so, through libcrypto)"
 
 
@@ -70,11 +71,26 @@ class RandomnessCall(BaseModel):
         elif any("libcrypto" in frame or "libssl" in frame for frame in self.frames):
             purpose, relevant = "OpenSSL libcrypto seeding", True
         elif any("python" in frame for frame in self.frames):
-            purpose, relevant = "CPython runtime (hash seed, os.urandom)", False
+            purpose, relevant = _cpython_purpose(self.frames), False
         else:
             purpose, relevant = "unknown", True
         self.purpose, self.crypto_relevant = purpose, relevant
         return self
+
+
+CPYTHON_PURPOSES = (
+    (("_mi_prim_random_buf", "mi_random_init"), "CPython mimalloc heap-randomisation key"),
+    (("_Py_HashRandomization_Init",), "CPython hash-randomisation seed"),
+    (("os_urandom", "_PyEval_EvalFrame"), "CPython os.urandom (kernel randomness outside the FIPS boundary)"),
+)
+
+
+def _cpython_purpose(frames: list[str]) -> str:
+    """Which CPython path asked, by the symbols in its frames (a stripped interpreter gives no answer)."""
+    for symbols, purpose in CPYTHON_PURPOSES:
+        if any(symbol in frame for frame in frames for symbol in symbols):
+            return purpose
+    return "CPython runtime (hash seed, os.urandom)"
 
 
 class SandboxResult(BaseModel):

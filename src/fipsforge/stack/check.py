@@ -20,7 +20,13 @@ from pydantic import BaseModel
 
 from fipsforge.errors import FipsforgeError
 from fipsforge.fsutil import atomic_dir, cache_root
-from fipsforge.sandbox import FIPS_PROVIDER_SEEDING, EntropyMode, SandboxResult, run_sandboxed
+from fipsforge.sandbox import (
+    FIPS_PROVIDER_SEEDING,
+    EntropyMode,
+    RandomnessCall,
+    SandboxResult,
+    run_sandboxed,
+)
 from fipsforge.stack.build import LIBDIR, MODULES_DIR, StackBuild, load_stack
 from fipsforge.stack.config import OPENSSLDIR, read_module_mac
 from fipsforge.stack.integrity import module_mac
@@ -48,6 +54,7 @@ class Probe(BaseModel):
     refusal_must_match: str = r"unsupported|initialization error|not supported|disabled"
     """A refusal counts only with OpenSSL's own reason, so a broken sandbox cannot pass for one."""
     stdin: str | None = None
+    env: dict[str, str] = {}
 
 
 class CheckResult(BaseModel):
@@ -61,6 +68,8 @@ class CheckResult(BaseModel):
     kernel_seeding_calls: int = 0
     """getrandom calls and /dev/*random opens that fed cryptography (malloc's tcache key excluded)."""
     denied_syscalls: int = 0
+    randomness_calls: list[RandomnessCall] = []
+    """Every getrandom call and /dev/*random open the probe's commands made, with who made it."""
 
 
 class StackCheckReport(BaseModel):
@@ -122,7 +131,7 @@ def run_probe(root: Path, binds: dict[Path, str], probe: Probe) -> CheckResult:
         for command in probe.commands:
             run = run_sandboxed(
                 root, command, mode=probe.mode, binds=binds, writable={Path(scratch): SCRATCH},
-                stdin=probe.stdin.encode() if probe.stdin else None,
+                stdin=probe.stdin.encode() if probe.stdin else None, env=probe.env,
             )  # fmt: skip
             runs.append(run)
             if not run.ok:
@@ -148,6 +157,7 @@ def run_probe(root: Path, binds: dict[Path, str], probe: Probe) -> CheckResult:
         detail=detail,
         kernel_seeding_calls=sum(len(run.crypto_relevant_calls) for run in runs),
         denied_syscalls=sum(len(run.denied_syscalls) for run in runs),
+        randomness_calls=[call for run in runs for call in run.randomness_calls],
     )
 
 

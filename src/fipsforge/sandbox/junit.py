@@ -1,0 +1,45 @@
+"""The `fipsforge test` report as a JUnit XML file, for CI: one testsuite per group, one testcase per check."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from fipsforge.fsutil import write_bytes_atomic
+from fipsforge.sandbox.suite import CaseResult, RuntimeReport, Status
+
+
+def case_name(case: CaseResult) -> str:
+    return f"{case.id} [{case.mode.value}]" if case.mode else case.id
+
+
+def junit_xml(report: RuntimeReport) -> bytes:
+    root = ET.Element("testsuites", name=f"fipsforge test {report.image}")
+    groups: dict[str, list[CaseResult]] = {}
+    for case in report.cases:
+        groups.setdefault(case.group, []).append(case)
+    for group, cases in groups.items():
+        suite = ET.SubElement(
+            root, "testsuite", name=group, tests=str(len(cases)),
+            failures=str(sum(c.status is Status.FAILED for c in cases)),
+            skipped=str(sum(c.status is Status.SKIPPED for c in cases)), errors="0",
+        )  # fmt: skip
+        properties = ET.SubElement(suite, "properties")
+        ET.SubElement(properties, "property", name="image", value=report.image)
+        ET.SubElement(properties, "property", name="manifest_digest", value=report.manifest_digest or "")
+        for case in cases:
+            element = ET.SubElement(suite, "testcase", classname=group, name=case_name(case))
+            ET.SubElement(element, "system-out").text = f"{case.description}: {case.detail}"
+            if case.status is Status.FAILED:
+                ET.SubElement(element, "failure", message=case.detail, type="expectation")
+            elif case.status is Status.SKIPPED:
+                ET.SubElement(element, "skipped", message=case.detail)
+    root.set("tests", str(len(report.cases)))
+    root.set("failures", str(len(report.failed)))
+    ET.indent(root)
+    data: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return data
+
+
+def write_junit(report: RuntimeReport, path: Path) -> None:
+    write_bytes_atomic(path, junit_xml(report))

@@ -41,28 +41,6 @@ def group_bytes(bits: np.ndarray) -> np.ndarray:
 
 
 @_jit
-def _runs(signs: np.ndarray) -> tuple[int, int]:
-    """Number of runs and longest run in a +1/-1 sequence."""
-    m = signs.shape[0]
-    if m == 0:
-        return 0, 0
-    count = 1
-    longest = 0
-    run = 1
-    for i in range(1, m):
-        if signs[i] == signs[i - 1]:
-            run += 1
-        else:
-            count += 1
-            if run > longest:
-                longest = run
-            run = 1
-    if run > longest:
-        longest = run
-    return count, longest
-
-
-@_jit
 def _collisions(x: np.ndarray, k: int) -> tuple[float, int]:
     """Average and maximum of the distances to the first repeated value, scanning in segments."""
     n = x.shape[0]
@@ -91,6 +69,46 @@ def _collisions(x: np.ndarray, k: int) -> tuple[float, int]:
 
 
 @_jit
+def _ordered_statistics(x: np.ndarray, products: np.ndarray, active: np.ndarray, out: np.ndarray) -> None:
+    """Directional runs (1-3) and periodicity (8-12) on x, covariance (13-17) on `products`."""
+    m = x.shape[0]
+    if active[1] or active[2] or active[3]:
+        count = 1 if m > 1 else 0
+        longest = 0
+        run = 1
+        ups = 0
+        previous = 0
+        for i in range(m - 1):
+            sign = -1 if x[i] > x[i + 1] else 1
+            ups += sign == 1
+            if i > 0:
+                if sign == previous:
+                    run += 1
+                else:
+                    count += 1
+                    longest = max(longest, run)
+                    run = 1
+            previous = sign
+        if m > 1:
+            longest = max(longest, run)
+        out[1] = count
+        out[2] = longest
+        out[3] = max(ups, m - 1 - ups)
+    for t in range(5):
+        p = LAGS[t]
+        if active[8 + t]:
+            hits = 0
+            for i in range(m - p):
+                hits += x[i] == x[i + p]
+            out[8 + t] = hits
+        if active[13 + t]:
+            total = 0
+            for i in range(m - p):
+                total += np.int64(products[i]) * np.int64(products[i + p])
+            out[13 + t] = total
+
+
+@_jit
 def statistics(
     symbols: np.ndarray,
     raw: np.ndarray,
@@ -100,7 +118,10 @@ def statistics(
     active: np.ndarray,
     out: np.ndarray,
 ) -> None:
-    """Fill out[0..17] with the statistics still `active` for one (possibly shuffled) sequence."""
+    """Fill out[0..17] with the statistics still `active` for one (possibly shuffled) sequence.
+
+    Binary data goes through the reference's conversions: sums of 8-bit groups for the directional,
+    periodicity and covariance statistics, 8-bit groups as bytes for the collision statistics."""
     n = symbols.shape[0]
     binary = k == 2
     if active[0]:
@@ -112,28 +133,20 @@ def statistics(
             if d > best:
                 best = d
         out[0] = best
-    sums = group_sums(symbols) if binary else symbols.astype(np.int64)
-    if active[1] or active[2] or active[3]:
-        m = sums.shape[0] - 1
-        signs = np.empty(max(m, 0), dtype=np.int8)
-        ups = 0
-        for i in range(m):
-            s = -1 if sums[i] > sums[i + 1] else 1
-            signs[i] = s
-            if s == 1:
-                ups += 1
-        count, longest = _runs(signs)
-        out[1] = count
-        out[2] = longest
-        out[3] = max(ups, m - ups)
     if active[4] or active[5]:
         cut = 0.5 if binary else median
-        signs = np.empty(n, dtype=np.int8)
-        for i in range(n):
-            signs[i] = -1 if symbols[i] < cut else 1
-        count, longest = _runs(signs)
+        count = 1 if n > 0 else 0
+        longest = 0
+        run = 1
+        for i in range(1, n):
+            if (symbols[i] < cut) == (symbols[i - 1] < cut):
+                run += 1
+            else:
+                count += 1
+                longest = max(longest, run)
+                run = 1
         out[4] = count
-        out[5] = longest
+        out[5] = max(longest, run) if n > 0 else 0
     if active[6] or active[7]:
         if binary:
             average, most = _collisions(group_bytes(symbols), 256)
@@ -141,22 +154,11 @@ def statistics(
             average, most = _collisions(symbols, k)
         out[6] = average
         out[7] = most
-    lags = np.array([1, 2, 8, 16, 32], dtype=np.int64)
-    products = sums if binary else raw.astype(np.int64)
-    m = sums.shape[0]
-    for t in range(5):
-        p = lags[t]
-        if active[8 + t]:
-            hits = 0
-            for i in range(m - p):
-                if sums[i] == sums[i + p]:
-                    hits += 1
-            out[8 + t] = hits
-        if active[13 + t]:
-            total = 0
-            for i in range(m - p):
-                total += products[i] * products[i + p]
-            out[13 + t] = total
+    if binary:
+        sums = group_sums(symbols)
+        _ordered_statistics(sums, sums, active, out)
+    else:
+        _ordered_statistics(symbols, raw, active, out)
 
 
 @_jit

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import io
 import json
 import shutil
@@ -15,6 +17,7 @@ from typer.testing import CliRunner
 from fipsforge.cli import app as main_app
 from fipsforge.oci.tree import VirtualTree
 from fipsforge.stack.config import hardened_openssl_cnf
+from fipsforge.stack.integrity import DEFAULT_FIPS_KEY
 from fipsforge.verify import opensslconf
 from fipsforge.verify.analyze import verify_image
 from fipsforge.verify.cli import verify
@@ -357,3 +360,61 @@ def test_listed_but_inactive_providers_mean_the_default_provider() -> None:
         _tree([Entry("usr/lib/ssl/openssl.cnf", data=OPENSSL_CNF)]), {}, None
     )
     assert not hardened.default_activated
+
+
+# -- where an OpenSSL FIPS module's seed comes from ------------------------------------------------
+
+
+def _shared_object(tmp: Path, name: str, source: str, soname: str | None = None) -> bytes:
+    if shutil.which("gcc") is None:
+        pytest.skip("gcc not installed")
+    (tmp / f"{name}.c").write_text(source)
+    extra = [f"-Wl,-soname,{soname}"] if soname else []
+    subprocess.run(
+        ["gcc", "-shared", "-fPIC", "-o", str(tmp / name), str(tmp / f"{name}.c"), *extra], check=True
+    )
+    return (tmp / name).read_bytes()
+
+
+def _strings(*texts: str) -> str:
+    return "".join(f'__attribute__((used)) static const char s{n}[] = "{t}";\n' for n, t in enumerate(texts))
+
+
+@pytest.mark.parametrize(
+    ("fips_jitter", "libcrypto_jitter", "seed", "kernel", "rule"),
+    [
+        (True, False, "", "yes", None),
+        (False, True, "JITTER", "yes", None),
+        (False, True, "", "no", "KI001"),
+        (False, False, "JITTER", "no", "CONF004"),
+    ],
+)
+def test_openssl_fips_module_seed_source(
+    tmp_path: Path, fips_jitter: bool, libcrypto_jitter: bool, seed: str, kernel: str, rule: str | None
+) -> None:
+    fips_strings = ["OpenSSL FIPS Provider", "3.1.2", *(["jent_entropy_init_ex (%d)"] if fips_jitter else [])]
+    fips = _shared_object(
+        tmp_path, "fips.so", _strings(*fips_strings) + "int OSSL_provider_init(void) { return 0; }\n"
+    )
+    crypto_strings = ["OpenSSL 3.4.0 22 Oct 2024", *(["jent_read_entropy (%d)"] if libcrypto_jitter else [])]
+    libcrypto = _shared_object(tmp_path, "libcrypto.so.3", _strings(*crypto_strings), soname="libcrypto.so.3")
+    mac = hmac.new(DEFAULT_FIPS_KEY, fips, hashlib.sha256).hexdigest().upper()
+    fipsmodule = (
+        f"[fips_sect]\nactivate = 1\nmodule-mac = {':'.join(mac[i : i + 2] for i in range(0, 64, 2))}\n"
+    )
+    cnf = OPENSSL_CNF.replace(b"seed = JITTER", f"seed = {seed}".encode() if seed else b"")
+    entries = [
+        Entry("usr/lib/x86_64-linux-gnu/ossl-modules/fips.so", data=fips),
+        Entry("usr/lib/x86_64-linux-gnu/libcrypto.so.3", data=libcrypto),
+        Entry("usr/lib/ssl/openssl.cnf", data=cnf),
+        Entry("usr/lib/ssl/fipsmodule.cnf", data=fipsmodule.encode()),
+    ]
+    write_layout(tmp_path / "img", [layer(entries)])
+    report = verify_image(str(tmp_path / "img"), tmp_path)
+    [module] = report.fips_modules
+    assert (module.version, module.integrity_ok, module.jitter_inside) == ("3.1.2", True, fips_jitter)
+    assert module.cmvp_certificate == "#4985" and module.cmvp_status.startswith("validated (#4985, ")
+    assert report.kernel_independent == kernel, report.kernel_independent_reasons
+    assert report.verdict == ("pass" if kernel == "yes" else "fail")
+    if rule:
+        assert rule in {f.rule_id for f in report.findings}

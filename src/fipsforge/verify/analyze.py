@@ -216,11 +216,23 @@ def _certify(state: _State, module: FipsModule) -> None:
     state.modules.append(module)
 
 
+def _jitter_seeded_libcrypto(state: _State, config: OpenSSLConfig | None) -> str | None:
+    """The libcrypto whose JITTER seed source openssl.cnf selects (`[random] seed = JITTER`), if any."""
+    if config is None or (config.seed or "").upper() != "JITTER":
+        return None
+    return next(
+        (path for path, facts in state.elves.items()
+         if (facts.soname or "").startswith("libcrypto.so") and facts.jitter and path.startswith(SYSTEM_LIB_DIRS)),
+        None,
+    )  # fmt: skip
+
+
 def _openssl(state: _State, config: OpenSSLConfig | None) -> None:
     libcrypto_paths = []
+    seeded_by = _jitter_seeded_libcrypto(state, config)
     for path, facts in state.elves.items():
         if facts.fips_provider or path.endswith("ossl-modules/fips.so"):
-            _fips_module(state, path, facts, config)
+            _fips_module(state, path, facts, config, seeded_by)
             continue
         is_libcrypto = (facts.soname or "").startswith("libcrypto.so")
         if is_libcrypto or facts.openssl_versions:
@@ -262,18 +274,15 @@ def _openssl(state: _State, config: OpenSSLConfig | None) -> None:
                   "does not require fips=yes", where)  # fmt: skip
     elif config.fips_activated and not opensslconf.properties_require_fips(config.default_properties):
         state.add("CONF003", "medium", "default_properties does not require fips=yes", where)
-    if config.seed and config.seed.upper() == "JITTER":
-        with_jitter = [p for p in libcrypto_paths if state.elves[p].jitter]
-        if with_jitter:
-            state.yes.append(
-                f"openssl.cnf sets seed = JITTER and {_image_path(with_jitter[0])} has the jitter seed source"
-            )
-        else:
-            state.add("CONF004", "high", "openssl.cnf asks for the JITTER seed source but libcrypto "
+    if (config.seed or "").upper() == "JITTER" and seeded_by is None:
+        state.add("CONF004", "high", "openssl.cnf asks for the JITTER seed source but libcrypto "
                       "was built without it", where)  # fmt: skip
 
 
-def _fips_module(state: _State, path: str, facts: ElfFacts, config: OpenSSLConfig | None) -> None:
+def _fips_module(
+    state: _State, path: str, facts: ElfFacts, config: OpenSSLConfig | None, seeded_by: str | None
+) -> None:
+    """One fips.so: version, integrity against the recorded module-mac, and where its seed comes from."""
     data = state.tree.read_bytes(path) or b""
     version = facts.bare_versions[0] if facts.bare_versions else None
     recorded = _recorded_mac(state, config)
@@ -295,8 +304,13 @@ def _fips_module(state: _State, path: str, facts: ElfFacts, config: OpenSSLConfi
         state.add("FIPS003", "high", f"fips.so integrity cannot be checked: {evidence}", path)
     if facts.jitter:
         state.yes.append(f"{_image_path(path)} carries jitterentropy inside the module (enable-fips-jitter)")
+    elif seeded_by is not None:
+        # the module asks the core for entropy, and the core's seed source is libcrypto's JITTER
+        state.yes.append(f"{_image_path(path)} is seeded through libcrypto's JITTER seed source "
+                         f"({_image_path(seeded_by)}, openssl.cnf seed = JITTER), outside the module")  # fmt: skip
     else:
-        state.no.append(f"{_image_path(path)} has no jitter entropy source inside the module")
+        state.no.append(f"{_image_path(path)} has no jitter entropy source inside the module, and openssl.cnf "
+                        "does not select libcrypto's JITTER seed source: it is seeded from the kernel")  # fmt: skip
     _certify(state, module)
 
 

@@ -463,46 +463,34 @@ def _mix(a: np.uint64, b: np.uint64, c: np.uint64) -> np.uint64:
 
 
 @njit(inline="always")
-def _ctx_find(
-    keys_a: np.ndarray,
-    keys_b: np.ndarray,
-    keys_o: np.ndarray,
-    ids: np.ndarray,
-    a: np.uint64,
-    b: np.uint64,
-    order: int,
-) -> np.int64:
-    mask = U64(keys_a.shape[0] - 1)
-    slot = _mix(a, b, U64(order + 1)) & mask
+def _ctx_find(table: np.ndarray, a: np.uint64, b: np.uint64, order: int) -> np.int64:
+    """Look up context (a, b) of `order` in an open-addressing table of rows (a, b, order + 1, id).
+    Returns its id, or -1 - slot of the empty slot where it would go."""
+    mask = U64(table.shape[0] - 1)
+    tag = U64(order + 1)
+    slot = _mix(a, b, tag) & mask
     while True:
-        o = keys_o[slot]
-        if o == 0:
+        o = table[slot, 2]
+        if o == U64(0):
             return -1 - np.int64(slot)
-        if o == order + 1 and keys_a[slot] == a and keys_b[slot] == b:
-            return np.int64(ids[slot])
+        if o == tag and table[slot, 0] == a and table[slot, 1] == b:
+            return np.int64(table[slot, 3])
         slot = (slot + U64(1)) & mask
 
 
 @njit(inline="always")
 def _ctx_get_or_insert(
-    keys_a: np.ndarray,
-    keys_b: np.ndarray,
-    keys_o: np.ndarray,
-    ids: np.ndarray,
-    a: np.uint64,
-    b: np.uint64,
-    order: int,
-    fresh: int,
+    table: np.ndarray, a: np.uint64, b: np.uint64, order: int, fresh: int
 ) -> tuple[np.int64, bool]:
     """The id of context (a, b) of `order`, inserting it with id `fresh` if absent; True if inserted."""
-    r = _ctx_find(keys_a, keys_b, keys_o, ids, a, b, order)
+    r = _ctx_find(table, a, b, order)
     if r >= 0:
         return r, False
     slot = -1 - r
-    keys_a[slot] = a
-    keys_b[slot] = b
-    keys_o[slot] = order + 1
-    ids[slot] = fresh
+    table[slot, 0] = a
+    table[slot, 1] = b
+    table[slot, 2] = U64(order + 1)
+    table[slot, 3] = U64(fresh)
     return np.int64(fresh), True
 
 
@@ -531,11 +519,12 @@ def _context_key(lo: np.uint64, hi: np.uint64, length: int) -> tuple[np.uint64, 
 
 
 @njit(inline="always")
-def _pair_slot(pair_keys: np.ndarray, key: np.int64) -> np.int64:
-    mask = U64(pair_keys.shape[0] - 1)
+def _pair_slot(pairs: np.ndarray, key: np.int64) -> np.int64:
+    """Slot of `key` (or the empty slot for it) in an open-addressing table of rows (key, count)."""
+    mask = U64(pairs.shape[0] - 1)
     slot = _mix(U64(key), U64(0x5BD1E995), U64(7)) & mask
     while True:
-        k = pair_keys[slot]
+        k = pairs[slot, 0]
         if k == 0 or k == key:
             return np.int64(slot)
         slot = (slot + U64(1)) & mask
@@ -546,24 +535,37 @@ def _mmc_increment(
     ctx: int,
     y: int,
     make_new: bool,
-    pair_keys: np.ndarray,
-    pair_counts: np.ndarray,
+    tables: tuple[np.ndarray, np.ndarray, int, int],
     best_count: np.ndarray,
     best_symbol: np.ndarray,
 ) -> bool:
-    """Count symbol y after context ctx; True when a new (context, symbol) entry was made."""
-    key = np.int64(ctx) * 256 + y + 1
-    slot = _pair_slot(pair_keys, key)
+    """Count symbol y after context ctx; True when a new (context, symbol) entry was made.
+
+    `tables` is (pairs, direct counts, direct contexts, k): contexts numbered below `direct contexts`
+    keep their counts in a dense (context, symbol) array, the rest in a hash table of pairs."""
+    pairs, direct, direct_contexts, k = tables
     made = False
-    if pair_keys[slot] == key:
-        pair_counts[slot] += 1
-    elif make_new:
-        pair_keys[slot] = key
-        pair_counts[slot] = 1
-        made = True
+    if ctx < direct_contexts:
+        at = np.int64(ctx) * k + y
+        c = direct[at]
+        if c == 0:
+            if not make_new:
+                return False
+            made = True
+        c += 1
+        direct[at] = c
     else:
-        return False
-    c = pair_counts[slot]
+        key = np.int64(ctx) * 256 + y + 1
+        slot = _pair_slot(pairs, key)
+        if pairs[slot, 0] == key:
+            pairs[slot, 1] += 1
+        elif make_new:
+            pairs[slot, 0] = key
+            pairs[slot, 1] = 1
+            made = True
+        else:
+            return False
+        c = pairs[slot, 1]
     if c > best_count[ctx] or (c == best_count[ctx] and y > best_symbol[ctx]):
         best_count[ctx] = c
         best_symbol[ctx] = y
@@ -590,17 +592,22 @@ def multi_mmc_literal(data: np.ndarray, k: int, max_entries: int) -> tuple[int, 
     cap = 1
     while cap < 2 * hashed_contexts:
         cap *= 2
-    keys_a = np.zeros(cap, dtype=np.uint64)
-    keys_b = np.zeros(cap, dtype=np.uint64)
-    keys_o = np.zeros(cap, dtype=np.uint8)
-    ids = np.zeros(cap, dtype=np.int64)
+    ctx_table = np.zeros((cap, 4), dtype=np.uint64)
     best_count = np.zeros(dense_total + hashed_contexts, dtype=np.int64)
     best_symbol = np.zeros(dense_total + hashed_contexts, dtype=np.int64)
+    direct_levels = 0
+    while direct_levels < dense_levels and dense_base[direct_levels + 1] * k <= 1 << 25:
+        direct_levels += 1
+    direct_contexts = dense_base[direct_levels]
     pair_cap = 1
-    while pair_cap < 2 * min(depth * (max_entries + 2), depth * (n + 1)):
+    while pair_cap < 2 * min((depth - direct_levels) * (max_entries + 2), depth * (n + 1)):
         pair_cap *= 2
-    pair_keys = np.zeros(pair_cap, dtype=np.int64)
-    pair_counts = np.zeros(pair_cap, dtype=np.int32)
+    tables = (
+        np.zeros((pair_cap, 2), dtype=np.int64),
+        np.zeros(direct_contexts * k, dtype=np.int32),
+        direct_contexts,
+        k,
+    )
     entries = np.zeros(depth, dtype=np.int64)
     score = np.zeros(depth, dtype=np.int64)
     nctx = dense_total
@@ -623,9 +630,9 @@ def multi_mmc_literal(data: np.ndarray, k: int, max_entries: int) -> tuple[int, 
                         a |= sym << U64(8 * t)
                     else:
                         b |= sym << U64(8 * (t - 8))
-                r, made = _ctx_get_or_insert(keys_a, keys_b, keys_o, ids, a, b, d, nctx)
+                r, made = _ctx_get_or_insert(ctx_table, a, b, d, nctx)
                 nctx += made
-            _mmc_increment(r, data[d + 1], True, pair_keys, pair_counts, best_count, best_symbol)
+            _mmc_increment(r, data[d + 1], True, tables, best_count, best_symbol)
             entries[d] = 1
 
     winner = 0
@@ -653,7 +660,7 @@ def multi_mmc_literal(data: np.ndarray, k: int, max_entries: int) -> tuple[int, 
                     found = best_count[ctx] > 0
             elif found:
                 a, b = _context_key(lo, hi, d + 1)
-                ctx = _ctx_find(keys_a, keys_b, keys_o, ids, a, b, d)
+                ctx = _ctx_find(ctx_table, a, b, d)
                 found = ctx >= 0
             if found:
                 if d == cur_winner:
@@ -662,18 +669,16 @@ def multi_mmc_literal(data: np.ndarray, k: int, max_entries: int) -> tuple[int, 
                     score[d] += 1
                     if score[d] >= score[winner]:
                         winner = d
-                if _mmc_increment(
-                    ctx, s, entries[d] < max_entries, pair_keys, pair_counts, best_count, best_symbol
-                ):
+                if _mmc_increment(ctx, s, entries[d] < max_entries, tables, best_count, best_symbol):
                     entries[d] += 1
             elif entries[d] < max_entries:
                 if dense:
                     r = dense_base[d] + compact
                 else:
                     a, b = _context_key(lo, hi, d + 1)
-                    r, made = _ctx_get_or_insert(keys_a, keys_b, keys_o, ids, a, b, d, nctx)
+                    r, made = _ctx_get_or_insert(ctx_table, a, b, d, nctx)
                     nctx += made
-                _mmc_increment(r, s, True, pair_keys, pair_counts, best_count, best_symbol)
+                _mmc_increment(r, s, True, tables, best_count, best_symbol)
                 entries[d] += 1
         lo, hi = _push(lo, hi, s)
     return correct, longest
@@ -757,10 +762,7 @@ def lz78y_literal(data: np.ndarray, k: int, max_dict: int) -> tuple[int, int]:
     cap = 1
     while cap < 2 * nmax:
         cap *= 2
-    keys_a = np.zeros(cap, dtype=np.uint64)
-    keys_b = np.zeros(cap, dtype=np.uint64)
-    keys_o = np.zeros(cap, dtype=np.uint8)
-    ids = np.zeros(cap, dtype=np.int64)
+    ctx_table = np.zeros((cap, 4), dtype=np.uint64)
     counts = np.zeros((nmax, k), dtype=np.int32)
     best_count = np.zeros(nmax, dtype=np.int64)
     best_symbol = np.zeros(nmax, dtype=np.int64)
@@ -777,7 +779,7 @@ def lz78y_literal(data: np.ndarray, k: int, max_dict: int) -> tuple[int, int]:
     y0 = data[depth]
     for j in range(1, depth + 1):
         a, b = _context_key(lo, hi, j)
-        r, made = _ctx_get_or_insert(keys_a, keys_b, keys_o, ids, a, b, j - 1, nctx)
+        r, made = _ctx_get_or_insert(ctx_table, a, b, j - 1, nctx)
         nctx += made
         _count_symbol(counts, best_count, best_symbol, r, y0)
         size += 1
@@ -792,14 +794,14 @@ def lz78y_literal(data: np.ndarray, k: int, max_dict: int) -> tuple[int, int]:
         most = 0
         for j in range(depth, 0, -1):
             a, b = _context_key(lo, hi, j)
-            r = _ctx_find(keys_a, keys_b, keys_o, ids, a, b, j - 1)
+            r = _ctx_find(ctx_table, a, b, j - 1)
             if r >= 0:
                 if best_count[r] > most:
                     most = best_count[r]
                     pred = best_symbol[r]
                     have = True
             elif size < max_dict:
-                r, made = _ctx_get_or_insert(keys_a, keys_b, keys_o, ids, a, b, j - 1, nctx)
+                r, made = _ctx_get_or_insert(ctx_table, a, b, j - 1, nctx)
                 nctx += made
                 size += 1
             else:

@@ -60,6 +60,7 @@ class _State:
     sboms: list[str] = field(default_factory=list)
     yes: list[str] = field(default_factory=list)
     no: list[str] = field(default_factory=list)
+    undecided: list[str] = field(default_factory=list)
 
     def add(self, rule_id: str, severity: Severity, message: str, path: str) -> None:
         self.findings.append(Finding(rule_id=rule_id, severity=severity, message=message, path=path))
@@ -304,14 +305,29 @@ def _fips_module(
         state.add("FIPS003", "high", f"fips.so integrity cannot be checked: {evidence}", path)
     if facts.jitter:
         state.yes.append(f"{_image_path(path)} carries jitterentropy inside the module (enable-fips-jitter)")
+    elif version is not None and _version_tuple(version) >= (3, 2):
+        # 3.2+ modules ask the core for "user entropy"; libcrypto serves it from its seed source only once
+        # that exists, and from the kernel before then, whatever openssl.cnf's seed says.
+        state.add("KI002", "high", f"fips.so {version} has no jitter inside the module: it seeds from the "
+                  "kernel (getrandom) even with seed = JITTER in openssl.cnf (the enable-fips-jitter trap)", path)  # fmt: skip
+        state.no.append(f"{_image_path(path)} ({version}) has no jitter inside the module; 3.2+ modules seed from "
+                        "the kernel through libcrypto regardless of openssl.cnf's seed")  # fmt: skip
     elif seeded_by is not None:
-        # the module asks the core for entropy, and the core's seed source is libcrypto's JITTER
-        state.yes.append(f"{_image_path(path)} is seeded through libcrypto's JITTER seed source "
-                         f"({_image_path(seeded_by)}, openssl.cnf seed = JITTER), outside the module")  # fmt: skip
+        # pre-3.2 modules call the legacy get_entropy upcall, which only a libcrypto built with
+        # enable-fips-jitter answers from jitter; enable-jitter alone answers it from the kernel.
+        state.undecided.append(
+            f"{_image_path(path)} ({version or 'unknown version'}) is seeded through libcrypto's legacy "
+            f"get_entropy upcall ({_image_path(seeded_by)} has the JITTER source); that is jitter only if "
+            "libcrypto was built with enable-fips-jitter, which the binary does not show"
+        )
     else:
         state.no.append(f"{_image_path(path)} has no jitter entropy source inside the module, and openssl.cnf "
                         "does not select libcrypto's JITTER seed source: it is seeded from the kernel")  # fmt: skip
     _certify(state, module)
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split(".")[:3] if part.isdigit())
 
 
 def _recorded_mac(state: _State, config: OpenSSLConfig | None) -> tuple[str, str] | None:
@@ -400,6 +416,9 @@ def _kernel_independence(state: _State) -> str:
         return "no"
     if state.yes:
         return "yes" if state.tree.complete else "unknown"
+    if state.undecided:
+        state.no.extend(state.undecided)
+        return "unknown"
     state.no.append(
         "the FIPS module is known only from package metadata, and no rule decides its seed source"
     )

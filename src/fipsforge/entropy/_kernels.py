@@ -684,20 +684,24 @@ def multi_mmc_literal(data: np.ndarray, k: int, max_entries: int) -> tuple[int, 
     return correct, longest
 
 
+_LOW = np.int64(0xFFFFFFFF)
+
+
 @_jit
 def multi_mmc_binary(bits: np.ndarray, max_entries: int) -> tuple[int, int]:
-    """§6.3.9 with D = 16 on binary data, dictionaries as dense tables of (context, bit) counts."""
+    """§6.3.9 with D = 16 on binary data. Each order's dictionary is a dense table with one 64-bit
+    word per context: the count of a following 0 in the low half, of a following 1 in the high half."""
     depth = 16
     n = bits.shape[0]
-    offsets = _binary_offsets(depth)
+    offsets = _binary_offsets(depth) // 2
     masks = (np.int64(2) << np.arange(depth, dtype=np.int64)) - 1
-    table = np.zeros(offsets[depth], dtype=np.int32)
+    table = np.zeros(offsets[depth], dtype=np.int64)
     elems = np.zeros(depth, dtype=np.int64)
     score = np.zeros(depth, dtype=np.int64)
     pattern = np.int64(0)
     for d in range(depth):
         pattern = (pattern << 1) | np.int64(bits[d])
-        table[offsets[d] + 2 * (pattern & masks[d]) + bits[d + 1]] = 1
+        table[offsets[d] + (pattern & masks[d])] = np.int64(1) << (32 * np.int64(bits[d + 1]))
         elems[d] = 1
     winner = 0
     correct = 0
@@ -707,18 +711,18 @@ def multi_mmc_binary(bits: np.ndarray, max_entries: int) -> tuple[int, int]:
     for i in range(2, n):
         history = ((history << 1) | np.int64(bits[i - 1])) & 0xFFFF
         s = np.int64(bits[i])
+        shift = 32 * s
         cur_winner = winner
         winner_found = False
         winner_hit = False
         found = True
         top = depth if i - 2 >= depth - 1 else i - 1
         for d in range(top):
-            at = offsets[d] + 2 * (history & masks[d])
+            at = offsets[d] + (history & masks[d])
+            v = table[at]
             if found:
-                e0 = table[at]
-                e1 = table[at + 1]
-                pred = 0 if e0 > e1 else 1
-                found = (e0 | e1) != 0
+                pred = 0 if (v & _LOW) > (v >> 32) else 1
+                found = v != 0
             if found:
                 hit = pred == s
                 sc = score[d] + hit
@@ -728,13 +732,13 @@ def multi_mmc_binary(bits: np.ndarray, max_entries: int) -> tuple[int, int]:
                 if d == cur_winner:
                     winner_found = True
                     winner_hit = hit
-                c = table[at + s]
+                c = (v >> shift) & _LOW
                 if c != 0 or elems[d] < max_entries:
-                    table[at + s] = c + 1
+                    table[at] = v + (np.int64(1) << shift)
                     if c == 0:
                         elems[d] += 1
             elif elems[d] < max_entries:
-                table[at + s] = 1
+                table[at] = (v & ~(_LOW << shift)) | (np.int64(1) << shift)
                 elems[d] += 1
         if winner_found:
             correct, run, longest = _tally(winner_hit, correct, run, longest)
@@ -814,16 +818,17 @@ def lz78y_literal(data: np.ndarray, k: int, max_dict: int) -> tuple[int, int]:
 
 @_jit
 def lz78y_binary(bits: np.ndarray, max_dict: int) -> tuple[int, int]:
-    """§6.3.10 with B = 16 on binary data, dictionaries as dense tables of (context, bit) counts."""
+    """§6.3.10 with B = 16 on binary data; dictionaries as in `multi_mmc_binary` (both counts of a
+    context in one 64-bit word)."""
     depth = 16
     n = bits.shape[0]
-    offsets = _binary_offsets(depth)
-    table = np.zeros(offsets[depth], dtype=np.int32)
+    offsets = _binary_offsets(depth) // 2
+    table = np.zeros(offsets[depth], dtype=np.int64)
     size = 0
     pattern = np.int64(0)
     for j in range(depth):
         pattern |= np.int64(bits[depth - j - 1]) << j
-        table[offsets[j] + 2 * pattern + bits[depth]] = 1
+        table[offsets[j] + pattern] = np.int64(1) << (32 * np.int64(bits[depth]))
         size += 1
     pattern = np.int64(0)
     for t in range(depth):
@@ -833,19 +838,21 @@ def lz78y_binary(bits: np.ndarray, max_dict: int) -> tuple[int, int]:
     longest = 0
     for i in range(depth + 1, n):
         s = np.int64(bits[i])
+        step = np.int64(1) << (32 * s)
         pred = 0
-        most = 0
+        most = np.int64(0)
         for j in range(depth, 0, -1):
-            at = offsets[j - 1] + 2 * (pattern & ((1 << j) - 1))
-            e0 = table[at]
-            e1 = table[at + 1]
+            at = offsets[j - 1] + (pattern & ((1 << j) - 1))
+            v = table[at]
+            e0 = v & _LOW
+            e1 = v >> 32
             cnt = e0 if e0 > e1 else e1
             better = cnt > most
             pred = (0 if e0 > e1 else 1) if better else pred
             most = cnt if better else most
-            if cnt != 0 or size < max_dict:
-                table[at + s] += 1
-                if cnt == 0:
+            if v != 0 or size < max_dict:
+                table[at] = v + step
+                if v == 0:
                     size += 1
         correct, run, longest = _tally(most > 0 and pred == s, correct, run, longest)
         pattern = ((pattern << 1) | s) & 0xFFFF

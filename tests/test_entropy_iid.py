@@ -27,7 +27,7 @@ def test_statistics_on_a_known_sequence() -> None:
     symbols = np.array([1, 3, 2, 2, 0, 1, 3, 0], dtype=np.uint8)
     out = np.zeros(ik.STATISTICS)
     ik.statistics(symbols, symbols, 4, 1.5, 1.5, np.ones(ik.STATISTICS, dtype=np.bool_), out)
-    # signs of x[i] > x[i+1]: + - + - + + - -> runs +|-|+|-|++|-... computed by hand:
+    # steps (-1 where x[i] > x[i+1], else +1): + - + - + + -, so 6 runs, the longest 2, 4 of 7 up
     assert out[1] == 6 and out[2] == 2 and out[3] == 4
     assert out[8] == 1  # periodicity(1): one equal neighbour (2, 2)
     assert out[13] == 1 * 3 + 3 * 2 + 2 * 2 + 2 * 0 + 0 * 1 + 1 * 3 + 3 * 0  # covariance(1)

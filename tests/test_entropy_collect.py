@@ -107,3 +107,31 @@ def test_report_end_to_end(tmp_path: Path) -> None:
     stored = json.loads((out / "report.json").read_text())
     assert stored["verdict"]["osr"] == 3 and stored["assessed_min_entropy"] == result.assessed_min_entropy
     assert "Assessed min entropy:" in (out / "assessment.txt").read_text()
+
+
+def test_restart_cutoff_is_the_maximum_over_the_alphabet() -> None:
+    # P(max count <= x) computed exactly agrees with a simulation of the same multinomial
+    counts = np.random.default_rng(22).multinomial(1000, [0.2] * 4 + [0.1] * 2, size=100_000).max(axis=1)
+    for x in (215, 225, 235):
+        exact = restart.max_count_at_most(1000, [(0.2, 4), (0.1, 2)], x)
+        assert abs(exact - float(np.mean(counts <= x))) < 0.005
+    alpha = 1 - math.exp(math.log(0.99) / 2000)
+    # one symbol at p = 1/2 (and one at 1/2): the maximum of two counts needs a higher cutoff
+    single = restart.binomial_upper_critical(1000, 0.5, alpha)
+    assert restart.max_count_cutoff(1000, 2, 1.0, alpha) > single  # negative control: they differ
+    assert restart.max_count_cutoff(1000, 2, 1.0, alpha) == 1000 - _lowest_passing_minimum(alpha)
+
+
+def _lowest_passing_minimum(alpha: float) -> int:
+    """For two symbols at 1/2, max <= x iff min >= 1000 - x: find the cutoff from the binomial lower tail."""
+    logs = [
+        math.lgamma(1001) - math.lgamma(i + 1) - math.lgamma(1001 - i) - 1000 * math.log(2)
+        for i in range(1001)
+    ]
+    # P(max > x) = 2 P(Bin < 1000 - x) for x >= 500
+    lower = 0.0
+    for i in range(501):
+        lower += math.exp(logs[i])
+        if 2 * lower > alpha:
+            return i
+    return 500

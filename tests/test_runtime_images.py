@@ -11,11 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from fipsforge.image.build import build_image
+from fipsforge.image.spec import parse_spec
 from fipsforge.oci.push import push_layout
 from fipsforge.oci.unpack import unpack_image
 from fipsforge.oci.writer import write_docker_archive
 from fipsforge.sandbox import EntropyMode, run_sandboxed
-from fipsforge.sandbox.probes import KERNEL_PATHS, openssl_image_probes, python_probes
+from fipsforge.sandbox.probes import KERNEL_PATHS, node_probe, openssl_image_probes, python_probes
 from fipsforge.sandbox.shims import GETRANDOM_TRACE, preload
 from fipsforge.sandbox.suite import CaseResult, RuntimeReport, Status, find_runtimes, run_suite
 from fipsforge.stack.check import openssl_probes, run_probe
@@ -155,6 +157,7 @@ def test_plain_debian_control_fails_with_the_named_checks(plain_report: RuntimeR
         assert ("no-kernel-seeding", mode) in failed
         assert "OpenSSL libcrypto seeding" in _case(report, "no-kernel-seeding", mode).detail
     assert ("python-md5-refused", NORMAL) in failed and ("python-tls-x25519", NORMAL) in failed
+    assert {("chacha20-poly1305-refused", NORMAL), ("python-tls-chacha20", NORMAL)} <= failed
     # seeding: works with the kernel, fails without it (and so does everything that needs randomness)
     assert _case(report, "rand", NORMAL).status is Status.PASSED
     assert re.search(r"drbg|entropy", _case(report, "rand", CUT).detail)
@@ -200,3 +203,29 @@ def test_registry_and_docker_archive_inputs(openssl_image: BuiltImage, tmp_path:
     assert find_runtimes(from_registry).fips_module == "/usr/lib/x86_64-linux-gnu/ossl-modules/fips.so"
     rand = next(probe for probe in openssl_probes() if probe.id == "rand")
     assert run_probe(from_registry.rootfs, {}, rand).passed  # the pulled image seeds without the kernel
+
+
+NODE_SPEC = """
+name: test/node
+tag: fips
+packages: [base-files, nodejs, ca-certificates]
+exclude: [debconf, mawk]
+fips_stack: true
+entrypoint: ["/usr/bin/node"]
+"""
+
+
+def test_node_reads_nodejs_conf_not_openssl_conf(tmp_path: Path) -> None:
+    """Debian's node over the fipsforge stack: node reads the `nodejs_conf` section, which our openssl.cnf
+    lacks, so it loads OpenSSL's default provider (MD5, X25519 work). With `--openssl-shared-config` it
+    reads `openssl_conf` and the same probe passes, in both modes."""
+    result = build_image(parse_spec(NODE_SPEC, "node"), NODE_SPEC, tmp_path / "node-oci")
+    image = unpack_image(str(result.layout), tmp_path / "node")
+    node = find_runtimes(image).node
+    assert node == "/usr/bin/node"
+    probe = node_probe(node)
+    default = run_probe(image.rootfs, {}, probe)
+    assert not default.passed and "not FIPS-conformant: fips=0, md5_refused=false" in default.detail
+    for mode in EntropyMode:
+        shared = probe.model_copy(update={"mode": mode, "env": {"NODE_OPTIONS": "--openssl-shared-config"}})
+        assert run_probe(image.rootfs, {}, shared).passed

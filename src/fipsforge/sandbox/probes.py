@@ -96,6 +96,10 @@ def openssl_image_probes() -> list[Probe]:
                         ["openssl", "pkeyutl", "-verify", "-rawin", "-pubin", "-inkey", f"{S}/dsa.pub",
                          "-in", CONFIG_FILE, "-sigfile", f"{S}/sig"]],
               expect=Expectation.SUCCEEDS, stdout_must_match=r"^Signature Verified Successfully$"),
+        Probe(id="chacha20-poly1305-refused", group=REFUSED,
+              description="ChaCha20-Poly1305 (the AEAD, driven by openssl speed; enc takes no AEAD ciphers)",
+              commands=[["openssl", "speed", "-evp", "ChaCha20-Poly1305", "-seconds", "1", "-bytes", "16"]],
+              expect=Expectation.REFUSED),
         Probe(id="rsa-1024-refused", group=REFUSED, description="RSA-1024 key generation",
               commands=[["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024",
                          "-out", f"{S}/rsa1024.pem"]],
@@ -246,22 +250,27 @@ def python_probes(python: str, with_openssl_cli: bool) -> list[Probe]:
     return probes
 
 
+HASH_SEED_PROBE = "python-kernel-hash-seed"
 KERNEL_PATH_CODE = {
-    "os.urandom": "import os; print(len(os.urandom(16)))",
-    "secrets": "import secrets; print(len(secrets.token_bytes(16)))",
-    "random.SystemRandom": "import random; print(random.SystemRandom().random())",
-    "hash randomisation seed": "print(1)",
+    "python-kernel-os-urandom": ("os.urandom", "import os; print(len(os.urandom(16)))"),
+    "python-kernel-secrets": ("secrets", "import secrets; print(len(secrets.token_bytes(16)))"),
+    "python-kernel-systemrandom": (
+        "random.SystemRandom",
+        "import random; print(random.SystemRandom().random())",
+    ),
+    HASH_SEED_PROBE: ("hash randomisation seed", "print(1)"),
 }
+"""Probe id -> (the path's name, code using it). The hash-seed probe runs without PYTHONHASHSEED."""
 KERNEL_PATH_REFUSAL = r"/dev/urandom|Function not implemented|No such file|failed to get random numbers"
 
 
 def kernel_path_probes(python: str) -> list[Probe]:
     """Python's own randomness paths that read the kernel, not OpenSSL: expected to fail without it."""
     return [
-        Probe(id=f"python-kernel-{name.split()[0].replace('.', '-').lower()}", group=KERNEL_PATHS,
+        Probe(id=probe_id, group=KERNEL_PATHS,
               description=f"Python {name} (kernel randomness, outside the FIPS boundary)",
               commands=[[python, "-c", code]], expect=Expectation.SUCCEEDS, refusal_must_match=KERNEL_PATH_REFUSAL)
-        for name, code in KERNEL_PATH_CODE.items()
+        for probe_id, (name, code) in KERNEL_PATH_CODE.items()
     ]  # fmt: skip
 
 
@@ -279,6 +288,9 @@ const signature = crypto.sign("sha256", Buffer.from("abc"), privateKey);
 out.ecdsa = crypto.verify("sha256", Buffer.from("abc"), publicKey, signature);
 out.random = crypto.randomBytes(32).length;
 console.log(JSON.stringify(out));
+const expected = {fips: 1, md5_refused: true, x25519_refused: true, chacha20_refused: true, ecdsa: true, random: 32};
+const wrong = Object.keys(expected).filter((k) => out[k] !== expected[k]).map((k) => `${k}=${out[k]}`);
+if (wrong.length) { console.error("not FIPS-conformant: " + wrong.join(", ")); process.exit(1); }
 """
 
 

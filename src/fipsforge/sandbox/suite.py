@@ -25,6 +25,8 @@ from fipsforge.errors import FipsforgeError
 from fipsforge.oci.unpack import UnpackedImage
 from fipsforge.sandbox import EntropyMode, RandomnessCall, run_sandboxed
 from fipsforge.sandbox.probes import (
+    HASH_SEED_PROBE,
+    KERNEL_PATH_CODE,
     KERNEL_PATHS,
     fips_self_test_probe,
     kernel_path_probes,
@@ -39,7 +41,6 @@ FAIL_CLOSED_GROUP = "fail-closed: jitter timer frozen"
 INDEPENDENCE_GROUP = "kernel independence"
 FROZEN = re.compile(r"fipsforge-fail-closed: (\d+) time-stamp counter reads frozen")
 PYTHON_NAMES = ("python3", "python")
-HASH_SEED_PROBE = "python-kernel-hash"
 
 
 class Status(StrEnum):
@@ -193,12 +194,15 @@ class _Runner:
                 update={"mode": mode, "expect": expect, "env": self.env(mode, probe.id, python)}
             )
             result = run_probe(self.image.rootfs, self.trace_binds, moded)
+            detail = result.detail
+            if not result.passed and detail == "exit 0":
+                detail += ": not refused" if expect is Expectation.REFUSED else ": not the expected output"
             self.results[(probe.id, mode)] = result
             self.record(probe.id, mode, result.randomness_calls)
             self.cases.append(
                 CaseResult(
                     id=probe.id, group=probe.group, description=probe.description, mode=mode, expect=expect,
-                    status=Status.PASSED if result.passed else Status.FAILED, detail=result.detail,
+                    status=Status.PASSED if result.passed else Status.FAILED, detail=detail,
                     kernel_seeding_calls=result.kernel_seeding_calls,
                 )
             )  # fmt: skip
@@ -242,18 +246,16 @@ def _independence(runner: _Runner) -> None:
         )  # fmt: skip
 
 
-def _kernel_paths(runner: _Runner, python: str) -> list[KernelPath]:
+def _kernel_paths(runner: _Runner) -> list[KernelPath]:
     paths = []
-    for probe in kernel_path_probes(python):
-        normal = runner.results.get((probe.id, EntropyMode.NORMAL))
-        cut = runner.results.get((probe.id, EntropyMode.KERNEL_CUT_OFF))
-        if normal is None or cut is None:
-            continue
-        works_cut = cut.detail.startswith("exit 0")
-        paths.append(
-            KernelPath(name=probe.description.split(" (")[0].removeprefix("Python "),
-                       works_normal=normal.passed, works_cut_off=works_cut, detail=cut.detail)
-        )  # fmt: skip
+    for probe_id, (name, _code) in KERNEL_PATH_CODE.items():
+        normal = runner.results.get((probe_id, EntropyMode.NORMAL))
+        cut = runner.results.get((probe_id, EntropyMode.KERNEL_CUT_OFF))
+        if normal is not None and cut is not None:
+            works_cut = cut.detail.startswith("exit 0")
+            paths.append(
+                KernelPath(name=name, works_normal=normal.passed, works_cut_off=works_cut, detail=cut.detail)
+            )
     return paths
 
 
@@ -342,5 +344,5 @@ def run_suite(image: UnpackedImage, progress: Callable[[str], None] | None = Non
     return RuntimeReport(
         image=image.ref, kind=image.kind, manifest_digest=image.manifest_digest, entrypoint=image.config.argv,
         runtimes=runtimes, cases=runner.cases, randomness_calls=runner.calls,
-        kernel_dependent_paths=_kernel_paths(runner, runtimes.python) if runtimes.python else [],
+        kernel_dependent_paths=_kernel_paths(runner),
     )  # fmt: skip

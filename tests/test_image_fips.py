@@ -10,7 +10,8 @@ import pytest
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 
-from fipsforge.image.build import COMPONENTS_FILE, CYCLONEDX_TYPE
+from fipsforge.image.build import COMPONENTS_FILE, CYCLONEDX_TYPE, build_image
+from fipsforge.image.spec import load_spec
 from fipsforge.sandbox import EntropyMode, SandboxResult, run_sandboxed
 from fipsforge.stack.build import StackBuild
 from fipsforge.stack.check import SCRATCH, openssl_probes, run_probe, stack_binds
@@ -161,3 +162,10 @@ def test_python_image_stdlib_extensions_load(python_image: BuiltImage) -> None:
     assert run.ok and run.stdout.strip() == "ok", run.stderr
     # Control: a module that does not exist fails the same way the check would.
     assert not _python(python_image, "import _md5").ok
+
+
+def test_python_image_rebuild_gives_the_same_digest(python_image: BuiltImage, tmp_path: Path) -> None:
+    spec, text = load_spec("python")
+    again = build_image(spec, text, tmp_path / "again")
+    assert again.manifest_digest == python_image.result.manifest_digest
+    assert again.referrers == python_image.result.referrers  # the SBOMs are byte-identical too

@@ -37,6 +37,7 @@ class Overlay(BaseModel):
     components: list[Component]
     cache_key: str
     skip_trees: list[str] = []
+    skip_suffixes: list[str] = [".a", ".la"]
 
 
 class ImageResult(BaseModel):
@@ -63,7 +64,7 @@ def _inputs_digest(spec_text: str, resolution: Resolution, overlays: list[Overla
         "fipsforge": __version__,
         "spec": spec_text,
         "packages": [(p.name, p.version, p.sha256) for p in resolution.packages],
-        "overlays": [o.cache_key for o in overlays],
+        "overlays": [(o.cache_key, o.skip_trees, o.skip_suffixes) for o in overlays],
     }
     return hashlib.sha256(canonical_json(recipe)).hexdigest()
 
@@ -119,7 +120,7 @@ def assemble_rootfs(
     rf.write_ca_bundle(root)
     components: list[Component] = []
     for overlay in overlays:
-        rf.overlay(overlay.staging, root, skip_trees=overlay.skip_trees, skip_suffixes=(".a", ".la"))
+        rf.overlay(overlay.staging, root, skip_trees=overlay.skip_trees, skip_suffixes=overlay.skip_suffixes)
         components.extend(overlay.components)
     if spec.fips_stack:
         # libcrypto's OPENSSLDIR is /usr/lib/ssl: our openssl.cnf is there; Debian's paths point to it.

@@ -207,11 +207,19 @@ def strip_debug(tree: Path, log: Path, env: dict[str, str]) -> None:
         _run(["strip", "--strip-debug", "--remove-section=.comment", *elves], tree, log, env)
 
 
+# Left out of the image, as Debian's own packaging leaves them out of libpython3.13-stdlib (they are in
+# idle-python3.13, python3-tk, python3.13-venv): and bytecode for -O/-OO, which Debian never ships.
+IMAGE_SKIP = [f"/usr/lib/python3.13/{name}" for name in ("idlelib", "tkinter", "turtledemo", "ensurepip")]
+IMAGE_SKIP_SUFFIXES = [".opt-1.pyc", ".opt-2.pyc", ".a"]
+
+
 def cpython_overlay(build: CPythonBuild) -> Overlay:
     m = build.manifest
     return Overlay(
         staging=build.staging,
         cache_key=f"cpython:{m.cache_key}",
+        skip_trees=IMAGE_SKIP,
+        skip_suffixes=IMAGE_SKIP_SUFFIXES,
         components=[
             Component(
                 name="cpython",

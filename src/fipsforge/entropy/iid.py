@@ -13,7 +13,7 @@ from __future__ import annotations
 import bz2
 import math
 import os
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 import numpy as np
 from pydantic import BaseModel
@@ -271,13 +271,23 @@ def permutation_tests(
         return row
 
     done = 0
+    submitted = 0
+    in_flight: set[Future[np.ndarray]] = set()
     with ThreadPoolExecutor(max_workers=threads) as pool:
         while done < permutations and active.any():
-            # bzip2 dominates while the compression statistic is open: one permutation per thread.
-            batch = min(threads if active[18] else 8 * threads, permutations - done)
-            wanted = active.copy()
-            seeds = [int(x) for x in rng.integers(0, 2**63, batch)]
-            for row in pool.map(permuted, seeds, [wanted] * batch):
+            # Keep every core busy: one permutation per thread while bzip2 (compression) is still
+            # needed, more once only the cheap statistics are left. Results are counted as they
+            # finish, like the reference; a statistic closed meanwhile simply ignores later rows.
+            depth = threads if active[18] else 4 * threads
+            while len(in_flight) < depth and submitted < permutations:
+                stream = int(rng.integers(0, 2**63))
+                in_flight.add(pool.submit(permuted, stream, active.copy()))
+                submitted += 1
+            finished, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+            for future in finished:
+                row = future.result()
+                if done >= permutations or not active.any():
+                    break
                 done += 1
                 for j in np.flatnonzero(active):
                     if row[j] > original[j]:
@@ -288,6 +298,8 @@ def permutation_tests(
                         counts[j, 2] += 1
                     if counts[j, 0] + counts[j, 1] > 5 and counts[j, 1] + counts[j, 2] > 5:
                         active[j] = False
+        for future in in_flight:
+            future.cancel()
     results = [
         PermutationStatistic(
             name=NAMES[j],

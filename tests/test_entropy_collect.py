@@ -135,3 +135,11 @@ def _lowest_passing_minimum(alpha: float) -> int:
         if 2 * lower > alpha:
             return i
     return 500
+
+
+def test_sampler_names_the_library_init_error() -> None:
+    # The stack builds libjitterentropy without its internal (thread) timer, so forcing it must fail cleanly.
+    helper = collect.build_helper(collect.source_dir(None))
+    with pytest.raises(FipsforgeError, match=r"ENOTIME"):
+        collect.record(helper, 3, collect.FLAG_NAMES["force-internal-timer"], 10)
+    assert collect.record(helper, 3, collect.DEFAULT_FLAGS, 10).shape == (10,)  # negative control

@@ -6,7 +6,7 @@ libjitterentropy 3.4.x). Version 3.4 has no public raw-sample API, but its sampl
 `jent_measure_jitter()` is an exported library function with a test interface that returns the time
 delta it just measured; the helper calls it on a collector made by `jent_entropy_collector_alloc`,
 so memory access, the hash loop and the timer GCD are exactly the production ones. The library is
-compiled with -O0, as its Makefile requires.
+compiled with the stack's own flags (`fipsforge.stack.build.JITTER_CFLAGS`: -O0, as its sources require).
 
 Outputs (written atomically into one directory):
   raw-deltas.u64 / restart-deltas.u64   the deltas as little-endian uint64
@@ -31,6 +31,7 @@ from pydantic import BaseModel
 
 from fipsforge.errors import FipsforgeError
 from fipsforge.fsutil import atomic_dir, cache_root, sha256_file, write_text_atomic
+from fipsforge.stack.build import JITTER_CFLAGS
 
 JENT_FORCE_FIPS = 1 << 5
 DEFAULT_OSR = 3  # what OpenSSL's jitter seed source gets: osr 0 is raised to JENT_MIN_OSR = 3
@@ -41,7 +42,6 @@ FLAG_NAMES = {
     "disable-internal-timer": 1 << 4,
     "force-fips": 1 << 5,
 }
-CFLAGS = ["-O0", "-fwrapv", "-Wall"]
 
 
 class HostInfo(BaseModel):
@@ -111,7 +111,7 @@ def build_helper(source: Path) -> Path:
         raise FipsforgeError("CC: no C compiler found (install gcc) to build the jitterentropy sampler")
     inputs = sorted([source / "jitterentropy.h", *(source / "lib").glob("*.[ch]")])
     digest = hashlib.sha256(_helper_source().encode())
-    digest.update(" ".join([compiler, *CFLAGS]).encode())
+    digest.update(" ".join([compiler, *JITTER_CFLAGS]).encode())
     for path in inputs:
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     target = cache_root() / "entropy" / f"jent_raw-{digest.hexdigest()[:16]}"
@@ -122,7 +122,7 @@ def build_helper(source: Path) -> Path:
         (staging / "jent_raw.c").write_text(_helper_source())
         command = [
             compiler,
-            *CFLAGS,
+            *JITTER_CFLAGS,
             f"-I{source}",
             f"-I{source / 'lib'}",
             *(str(p) for p in sorted((source / "lib").glob("*.c"))),

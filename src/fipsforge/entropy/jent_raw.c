@@ -36,6 +36,25 @@ static int record(struct rand_data *ec, unsigned long samples, FILE *out)
 	return 0;
 }
 
+static const char *init_error(int code)
+{
+	switch (code) {
+	case ENOTIME: return "ENOTIME: no timer service";
+	case ECOARSETIME: return "ECOARSETIME: timer too coarse";
+	case ENOMONOTONIC: return "ENOMONOTONIC: timer not monotonic";
+	case EMINVARIATION: return "EMINVARIATION: timer variations too small";
+	case EVARVAR: return "EVARVAR: no variations of variations";
+	case EMINVARVAR: return "EMINVARVAR: variations of variations too small";
+	case ESTUCK: return "ESTUCK: too many stuck measurements";
+	case EHEALTH: return "EHEALTH: health test failed";
+	case ERCT: return "ERCT: repetition count test failed";
+	case EHASH: return "EHASH: hash self test failed";
+	case EMEM: return "EMEM: out of memory";
+	case EGCD: return "EGCD: timer GCD self test failed";
+	default: return "unknown error";
+	}
+}
+
 static unsigned long parse(const char *text, const char *what)
 {
 	char *end = NULL;
@@ -68,7 +87,8 @@ int main(int argc, char *argv[])
 
 	ret = jent_entropy_init_ex(osr, flags);
 	if (ret) {
-		fprintf(stderr, "jent_raw: jent_entropy_init_ex failed with %d\n", ret);
+		fprintf(stderr, "jent_entropy_init_ex(osr %u, flags 0x%x) failed with %d (%s)\n",
+			osr, flags, ret, init_error(ret));
 		return 1;
 	}
 	for (r = 0; r < (restarts ? restarts : 1); r++) {

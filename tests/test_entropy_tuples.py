@@ -25,9 +25,10 @@ def brute_force(data: np.ndarray) -> tuple[list[int], list[int]]:
         w += 1
 
 
-@pytest.mark.parametrize(
-    ("k", "n", "seed"), [(2, 300, 1), (2, 2000, 2), (3, 500, 3), (16, 3000, 4), (200, 4000, 5)]
-)
+WIDTHS = [(2, 300, 1), (2, 2000, 2), (3, 500, 3), (5, 800, 4), (16, 3000, 5), (20, 2000, 6), (40, 3000, 7)]
+
+
+@pytest.mark.parametrize(("k", "n", "seed"), [*WIDTHS, (100, 3000, 8), (200, 4000, 9)])  # widths 1 to 8 bits
 def test_window_sort_equals_suffix_array_and_brute_force(k: int, n: int, seed: int) -> None:
     data = np.random.default_rng(seed).integers(0, k, n, dtype=np.uint8)
     planted = 64 // (k - 1).bit_length() - 2  # a repeat shorter than one 64-bit window

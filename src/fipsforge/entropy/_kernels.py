@@ -219,6 +219,7 @@ def adjacent_lcp_of_windows(
     last few positions) inserted before index `where[j]`. False when two full windows are equal (the
     LCP may then exceed a window and the caller needs a suffix array)."""
     per_key = 64 // width
+    unused = 64 - width * per_key  # windows are right-aligned: the top bits are always zero
     total = full.shape[0] + short.shape[0]
     out = np.empty(max(total - 1, 0), dtype=np.int64)
     emitted = 0
@@ -237,7 +238,7 @@ def adjacent_lcp_of_windows(
             else:
                 break
             if emitted > 0:
-                common = _clz64(prev_key ^ key) // width
+                common = (_clz64(prev_key ^ key) - unused) // width
                 if common >= per_key and length == per_key and prev_len == per_key:
                     return out, False
                 if length < common:

@@ -89,3 +89,31 @@ def test_cross_check_with_reference_code(case: str) -> None:
     prepared = samples.from_array(data, bits)
     reference = sp.Data(data.tobytes(), prepared.bits, False).h_initial()
     assert noniid.assess(prepared).assessed_min_entropy == pytest.approx(reference, abs=TOLERANCE)
+
+
+def _fuzz_case(rng: np.random.Generator, kind: int) -> tuple[np.ndarray, int]:
+    bits = int(rng.integers(1, 9))
+    n = int(rng.integers(6100, 12000))
+    if kind == 0:
+        data = rng.integers(0, 1 << bits, n)
+    elif kind == 1:
+        data = np.minimum(rng.geometric(0.3, n) - 1, (1 << bits) - 1)
+    elif kind == 2:
+        data = np.repeat(rng.integers(0, 1 << bits, n // 7 + 1), 7)[:n]
+    else:
+        base = np.tile(rng.integers(0, 1 << bits, 37), n // 37 + 1)[:n]
+        data = np.where(rng.random(n) < 0.05, rng.integers(0, 1 << bits, n), base)
+    return data.astype(np.uint8), bits
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_random_inputs_against_reference_code(seed: int) -> None:
+    """Random widths (1-8 bits), skewed, run-length and periodic data, against sp800-90b if installed."""
+    sp = pytest.importorskip("sp800_90b")
+    data, bits = _fuzz_case(np.random.default_rng(100 + seed), seed % 4)
+    if np.unique(data).size < 2:
+        pytest.skip("a single symbol")
+    reference = sp.Data(data.tobytes(), bits, False).h_initial()
+    assert noniid.assess(samples.from_array(data, bits)).assessed_min_entropy == pytest.approx(
+        reference, abs=TOLERANCE
+    )

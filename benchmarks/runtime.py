@@ -9,13 +9,16 @@ inside each (bubblewrap, read-only root, /dev/urandom present, no tracer), timin
               library compiled first, as Debian's postinst would)
 Figures print as ratios fipsforge / plain Debian (>1 means more throughput, or a slower start).
 
-Run: .venv/bin/python benchmarks/runtime.py [--seconds 3] [--starts 21]
+Each figure is the median of --rounds alternating rounds (fipsforge, plain, fipsforge, ...).
+
+Run: .venv/bin/python benchmarks/runtime.py [--seconds 3] [--starts 21] [--rounds 5]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import tempfile
 from pathlib import Path
@@ -120,6 +123,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--starts", type=int, default=21)
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds; medians are printed")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="fipsforge-bench-images-") as scratch:
         images = {}
@@ -130,12 +134,15 @@ def main() -> None:
             layout = build_image(spec, text, Path(scratch) / f"{name}-oci").layout
             images[name] = unpack_image(str(layout), Path(scratch) / f"{name}-unpacked")
         compile_stdlib(images["plain"].rootfs, images["plain"].config.argv[0])
-        results = {
-            name: measure(image.rootfs, image.config.argv[0], args.seconds, args.starts)
-            for name, image in images.items()
-        }
-    ours, plain = results["fipsforge"], results["plain"]
-    print(f"{'metric':<34}{'fipsforge':>14}{'plain Debian':>14}{'ratio':>8}")
+        rounds: dict[str, list[dict[str, float]]] = {name: [] for name in images}
+        for _ in range(args.rounds):  # alternate, so a load change on the machine hits both alike
+            for name, image in images.items():
+                rounds[name].append(measure(image.rootfs, image.config.argv[0], args.seconds, args.starts))
+    ours, plain = (
+        {key: statistics.median(r[key] for r in rounds[name]) for key in rounds[name][0]}
+        for name in ("fipsforge", "plain")
+    )
+    print(f"{'metric':<34}{'fipsforge':>14}{'plain Debian':>14}{'ratio':>8}  per-round ratios")
     rows = [
         ("TLS 1.3 handshakes/s", "tls13", 1.0),
         ("AES-256-GCM MB/s (16 KiB blocks)", "aes256gcm", 1e-6),
@@ -143,10 +150,12 @@ def main() -> None:
         ("python -c 'import ssl' ms", "startup", 1e3),
     ]
     for label, key, scale in rows:
+        per_round = sorted(a[key] / b[key] for a, b in zip(rounds["fipsforge"], rounds["plain"], strict=True))
         print(
             f"{label:<34}{ours[key] * scale:>14.1f}{plain[key] * scale:>14.1f}{ours[key] / plain[key]:>8.2f}"
+            f"  {per_round[0]:.2f}-{per_round[-1]:.2f}"
         )
-    print(json.dumps({"fipsforge": ours, "plain": plain}, sort_keys=True))
+    print(json.dumps({"median": {"fipsforge": ours, "plain": plain}, "rounds": rounds}, sort_keys=True))
 
 
 if __name__ == "__main__":

@@ -22,5 +22,9 @@ stamp="$repo/.venv/.fipsforge-installed"
 if [[ ! -f "$stamp" || "$repo/pyproject.toml" -nt "$stamp" || -n "$(find "$repo/src" -name '*.c' -newer "$stamp" -print -quit)" ]]; then
     "$repo/.venv/bin/pip" install -q --upgrade pip >/dev/null
     "$repo/.venv/bin/pip" install -q -e "$repo[dev]"
+    # The NIST reference estimators (C++ wrapped with pybind11), a test cross-check for fipsforge.entropy.
+    # Its sdist needs pybind11 present at build time, hence no build isolation.
+    "$repo/.venv/bin/pip" install -q pybind11 wheel
+    "$repo/.venv/bin/pip" install -q --no-build-isolation sp800-90b==0.1.1
     touch "$stamp"
 fi

@@ -169,3 +169,16 @@ def test_python_image_rebuild_gives_the_same_digest(python_image: BuiltImage, tm
     again = build_image(spec, text, tmp_path / "again")
     assert again.manifest_digest == python_image.result.manifest_digest
     assert again.referrers == python_image.result.referrers  # the SBOMs are byte-identical too
+
+
+def test_python_image_records_cpython_truthfully(python_image: BuiltImage) -> None:
+    status = (python_image.rootfs / "var/lib/dpkg/status").read_text()
+    listed = {line.split()[1] for line in status.splitlines() if line.startswith("Package:")}
+    assert not listed & {"python3.13", "python3.13-minimal", "libpython3.13-stdlib", "libpython3.13-minimal"}
+    assert {"libffi8", "libsqlite3-0", "libexpat1"} <= listed  # the runtime libraries our build links
+    record = json.loads((python_image.rootfs / COMPONENTS_FILE.lstrip("/")).read_text())
+    cpython = next(c for c in record["components"] if c["name"] == "cpython")
+    assert cpython["version"].startswith("3.13.") and any(
+        n.endswith(".orig.tar.xz") for n in cpython["sources"]
+    )
+    assert not (python_image.rootfs / "usr/lib/python3.13/idlelib").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 import subprocess
 import time
@@ -88,9 +89,14 @@ def test_push_round_trips_image_and_sboms(tmp_path: Path, registry: str) -> None
     skopeo = subprocess.run(["skopeo", "inspect", "--tls-verify=false", f"docker://{registry}/fipsforge/test:t1"],
                             capture_output=True, text=True)  # fmt: skip
     assert skopeo.returncode == 0 and json.loads(skopeo.stdout)["Digest"] == result.manifest_digest
-    # Pushing again uploads no blob twice and keeps one entry per referrer.
-    again = push_layout(tmp_path / "oci", f"{registry}/fipsforge/test:t1")
-    assert again.blobs_uploaded == 0
+    # Pushing again (through the CLI) uploads no blob twice and keeps one entry per referrer.
+    fipsforge = shutil.which("fipsforge") or str(Path(__file__).parents[1] / ".venv/bin/fipsforge")
+    done = subprocess.run([fipsforge, "push", str(tmp_path / "oci"), f"{registry}/fipsforge/test:t1", "--json"],
+                          capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["blobs_uploaded"] == 0
+    index, _ = _get(f"{base}/manifests/{referrers_tag(result.manifest_digest)}", INDEX)
+    assert len(json.loads(index)["manifests"]) == 2 or pushed.referrers_api
 
 
 def test_push_errors_are_one_line(tmp_path: Path) -> None:

@@ -139,6 +139,10 @@ def test_python_calls_are_attributed_and_none_seeds_crypto(python_report: Runtim
         "CPython os.urandom (kernel randomness outside the FIPS boundary)",
     } <= purposes
     assert not [call for call in python_report.randomness_calls if call.crypto_relevant]
+    assert python_report.randomness_summary and not [
+        g for g in python_report.randomness_summary if g.crypto_relevant
+    ]
+    assert sum(g.calls for g in python_report.randomness_summary) == len(python_report.randomness_calls)
 
 
 def test_plain_debian_control_fails_with_the_named_checks(plain_report: RuntimeReport) -> None:
@@ -166,6 +170,9 @@ def test_plain_debian_control_fails_with_the_named_checks(plain_report: RuntimeR
     assert "NOT refused" in _case(report, "fail-closed-rand", NORMAL).detail
     crypto = [call for call in report.randomness_calls if call.crypto_relevant]
     assert crypto and {call.library for call in crypto} == {"/usr/lib/x86_64-linux-gnu/libcrypto.so.3"}
+    seeding = {g.mode: g for g in report.randomness_summary if g.purpose == "OpenSSL libcrypto seeding"}
+    assert seeding[NORMAL].crypto_relevant and seeding[NORMAL].denied == 0 < seeding[NORMAL].calls
+    assert seeding[CUT].denied == seeding[CUT].calls > 0  # asked the kernel, was refused, failed
 
 
 def test_vdso_getrandom_is_made_visible_by_the_trace_shim(plain_python_image: BuiltImage) -> None:

@@ -16,7 +16,7 @@ from fipsforge.sandbox import EntropyMode, RandomnessCall, run_sandboxed
 from fipsforge.sandbox.junit import junit_xml
 from fipsforge.sandbox.shims import FAIL_CLOSED, preload
 from fipsforge.sandbox.suite import CaseResult, RuntimeReport, Runtimes, Status, run_suite
-from fipsforge.stack.check import Expectation
+from fipsforge.stack.check import Expectation, failure_reason
 from oci_fixtures import Entry, layer, snapshot, write_layout
 
 FIPSFORGE = str(Path(sys.executable).parent / "fipsforge")
@@ -87,7 +87,7 @@ def _runtime_report(statuses: list[Status]) -> RuntimeReport:
     ]  # fmt: skip
     runtimes = Runtimes(openssl=None, python=None, node=None, fips_module=None, fips_module_config=None)
     return RuntimeReport(image="img", kind="oci-layout", manifest_digest=None, entrypoint=["x"], runtimes=runtimes,
-                         cases=cases, randomness_calls=[], kernel_dependent_paths=[])  # fmt: skip
+                         cases=cases, randomness_calls=[], randomness_summary=[], kernel_dependent_paths=[])  # fmt: skip
 
 
 def test_junit_parses_with_counts_per_suite() -> None:
@@ -165,3 +165,17 @@ def test_fail_closed_shim_freezes_rdtsc_only() -> None:
     assert run.ok and "fipsforge-fail-closed: 0 time-stamp counter reads frozen" in run.stderr
     # control: without the shim nothing reports
     assert "fipsforge-fail-closed" not in run_sandboxed(Path("/"), ["/bin/true"]).stderr
+
+
+def test_failure_reason_names_cpythons_fatal_error_not_its_state_dump() -> None:
+    stderr = (
+        "Fatal Python error: _Py_HashRandomization_Init: failed to get random numbers to initialize Python\n"
+        "Python runtime state: preinitialized\n"
+    )
+    assert failure_reason(stderr).startswith("Fatal Python error: _Py_HashRandomization_Init")
+    # control: OpenSSL's error line still wins, and plain output still gives its last line
+    openssl = (
+        "80D5:error:1C8000E1:Provider routines:ossl_prov_is_running:fips module in error state:f.c:460:\n"
+    )
+    assert failure_reason(stderr + openssl) == "ossl_prov_is_running: fips module in error state"
+    assert failure_reason("one\ntwo\n") == "two"

@@ -73,6 +73,15 @@ def print_table(report: RuntimeReport) -> None:
             paths.add_row(path.name, "works" if path.works_normal else "fails",
                           "works" if path.works_cut_off else f"fails: {path.detail}")  # fmt: skip
         console.print(paths)
+    calls = Table(title="kernel randomness requests (getrandom, /dev/*random), by purpose and caller")
+    for column in ("mode", "group", "purpose", "caller", "calls", "denied"):
+        calls.add_column(column)
+    for kind in report.randomness_summary:
+        calls.add_row(
+            kind.mode.value, "[bold]crypto-relevant[/]" if kind.crypto_relevant else "not crypto-relevant",
+            kind.purpose, kind.library or "?", str(kind.calls), str(kind.denied),
+        )  # fmt: skip
+    console.print(calls)
     relevant = [call for call in report.randomness_calls if call.crypto_relevant]
     console.print(
         f"{len(report.randomness_calls)} kernel randomness requests recorded, {len(relevant)} crypto-relevant "

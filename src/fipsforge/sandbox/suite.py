@@ -87,6 +87,30 @@ class Runtimes(BaseModel):
     fips_module_config: str | None
 
 
+class RandomnessGroup(BaseModel):
+    """Randomness calls of one kind: the two groups an auditor asks for, split by purpose and caller."""
+
+    mode: EntropyMode
+    crypto_relevant: bool
+    purpose: str
+    library: str | None
+    calls: int
+    denied: int
+
+
+def summarise(calls: list[TracedCall]) -> list[RandomnessGroup]:
+    groups: dict[tuple[EntropyMode, bool, str, str | None], list[TracedCall]] = {}
+    for call in calls:
+        groups.setdefault((call.case_mode, call.crypto_relevant, call.purpose, call.library), []).append(call)
+    return [
+        RandomnessGroup(mode=mode, crypto_relevant=relevant, purpose=purpose, library=library,
+                        calls=len(members), denied=sum(c.denied for c in members))
+        for (mode, relevant, purpose, library), members in sorted(
+            groups.items(), key=lambda item: (item[0][0], not item[0][1], item[0][2], item[0][3] or "")
+        )
+    ]  # fmt: skip
+
+
 class RuntimeReport(BaseModel):
     image: str
     kind: str
@@ -95,6 +119,7 @@ class RuntimeReport(BaseModel):
     runtimes: Runtimes
     cases: list[CaseResult]
     randomness_calls: list[TracedCall]
+    randomness_summary: list[RandomnessGroup]
     kernel_dependent_paths: list[KernelPath]
 
     @property
@@ -344,5 +369,6 @@ def run_suite(image: UnpackedImage, progress: Callable[[str], None] | None = Non
     return RuntimeReport(
         image=image.ref, kind=image.kind, manifest_digest=image.manifest_digest, entrypoint=image.config.argv,
         runtimes=runtimes, cases=runner.cases, randomness_calls=runner.calls,
+        randomness_summary=summarise(runner.calls),
         kernel_dependent_paths=_kernel_paths(runner),
     )  # fmt: skip

@@ -162,13 +162,17 @@ def run_probe(root: Path, binds: dict[Path, str], probe: Probe) -> CheckResult:
 
 
 def failure_reason(stderr: str) -> str:
-    """The reason (and data) of the last OpenSSL error line, else the last line of stderr."""
+    """The reason (and data) of the last OpenSSL error line, else CPython's fatal error (followed by its
+    runtime-state dump), else the last line of stderr."""
     lines = [line for line in stderr.strip().splitlines() if line.strip()]
     for line in reversed(lines):
         fields = line.split(":")
         if len(fields) >= 8 and fields[1] == "error":
             data = ":".join(fields[8:]).strip()
             return f"{fields[4]}: {fields[5]}" + (f" ({data})" if data else "")
+    fatal = [line for line in lines if line.startswith("Fatal Python error: ")]
+    if fatal:
+        return fatal[-1][:200]
     return lines[-1][:200] if lines else "no output"
 
 

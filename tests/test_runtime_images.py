@@ -222,17 +222,21 @@ entrypoint: ["/usr/bin/node"]
 """
 
 
-def test_node_reads_nodejs_conf_not_openssl_conf(tmp_path: Path) -> None:
-    """Debian's node over the fipsforge stack: node reads the `nodejs_conf` section, which our openssl.cnf
-    lacks, so it loads OpenSSL's default provider (MD5, X25519 work). With `--openssl-shared-config` it
-    reads `openssl_conf` and the same probe passes, in both modes."""
+def test_node_is_fips_through_nodejs_conf(tmp_path: Path) -> None:
+    """Debian's node over the fipsforge stack: node reads the `nodejs_conf` section of openssl.cnf, which our
+    openssl.cnf points at the FIPS initialisation, so the node probe passes in both modes. Control: the same
+    image with that one line removed loads OpenSSL's default provider (MD5 and X25519 work)."""
     result = build_image(parse_spec(NODE_SPEC, "node"), NODE_SPEC, tmp_path / "node-oci")
     image = unpack_image(str(result.layout), tmp_path / "node")
     node = find_runtimes(image).node
     assert node == "/usr/bin/node"
     probe = node_probe(node)
-    default = run_probe(image.rootfs, {}, probe)
-    assert not default.passed and "not FIPS-conformant: fips=0, md5_refused=false" in default.detail
     for mode in EntropyMode:
-        shared = probe.model_copy(update={"mode": mode, "env": {"NODE_OPTIONS": "--openssl-shared-config"}})
-        assert run_probe(image.rootfs, {}, shared).passed
+        assert run_probe(image.rootfs, {}, probe.model_copy(update={"mode": mode})).passed
+    config = image.rootfs / "usr/lib/ssl/openssl.cnf"
+    without = tmp_path / "openssl-without-nodejs_conf.cnf"
+    without.write_text(
+        "".join(line for line in config.read_text().splitlines(True) if not line.startswith("nodejs_conf"))
+    )
+    control = run_probe(image.rootfs, {without: "/usr/lib/ssl/openssl.cnf"}, probe)
+    assert not control.passed and "not FIPS-conformant: fips=0, md5_refused=false" in control.detail

@@ -25,6 +25,9 @@ HARDENED_OPENSSL_CNF = """\
 #     inside the module boundary, whatever this setting says.
 
 openssl_conf = openssl_init
+# Node.js reads its own application section, nodejs_conf, unless started with --openssl-shared-config:
+# point it at the same FIPS initialisation so Node is FIPS-only too.
+nodejs_conf = openssl_init
 
 # The FIPS module's own section (fips_sect), produced by `openssl fipsinstall`.
 .include {fipsmodule_cnf}

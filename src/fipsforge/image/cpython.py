@@ -34,7 +34,7 @@ from fipsforge.stack.build import StackBuild
 
 PACKAGE = "python3.13"
 VERSION = "3.13.5-2+deb13u5"
-RECIPE_VERSION = 3
+RECIPE_VERSION = 5
 FALLBACK_MODULES = ("_md5", "_sha1", "_sha2", "_sha3", "_blake2")
 CONFIGURE = [
     "--prefix=/usr", "--with-builtin-hashlib-hashes=", "--without-ensurepip", "--with-system-expat",
@@ -54,14 +54,18 @@ HASHLIB_REFUSING = """    except ValueError:
         globals()[__func_name] = __refused
         del __refused
 """
-# Build-only parts of `make install`: headers, the static library, pkg-config, manuals.
+# Build-only parts of `make install`: headers, the static library, pkg-config, manuals, python-config.
 DROP = [
     "usr/include",
     "usr/lib/pkgconfig",
     "usr/share/man",
     "usr/lib/python3.13/config-3.13-x86_64-linux-gnu",
+    "usr/lib/libpython3.13.a",
+    "usr/bin/python3.13-config",
+    "usr/bin/python3-config",
 ]
 LIBDIR = "usr/lib/x86_64-linux-gnu"
+BUILD_PATH = "/usr/src/fipsforge-cpython"
 
 
 class CPythonManifest(BaseModel):
@@ -164,12 +168,23 @@ def _build_into(
         "LD_LIBRARY_PATH": str(stack.staging / LIBDIR),
         "OPENSSL_CONF": "/dev/null",
     }
-    configure = ["./configure", *CONFIGURE, f"--with-openssl={openssl}"]
+    # Debug info (stripped later) must not carry the temporary path: the build ID is hashed over it.
+    configure = [
+        "./configure",
+        *CONFIGURE,
+        f"--with-openssl={openssl}",
+        f"CFLAGS=-ffile-prefix-map={work}={BUILD_PATH}",
+    ]
     _run(configure, tree, log, build_env)
     _run(["make", f"-j{min(os.cpu_count() or 2, 2)}"], tree, log, build_env)
+    # sysconfig records the build directory (a random temporary path): fix it, so rebuilds are identical.
+    for data in tree.glob("build/lib.*/_sysconfigdata_*.py"):
+        data.write_text(data.read_text().replace(str(work), BUILD_PATH))
     staging = entry / "rootfs"
     _run(["make", "install", f"DESTDIR={staging}"], tree, log, build_env)
     for rel in DROP:
+        if (staging / rel).is_file():
+            (staging / rel).unlink()
         shutil.rmtree(staging / rel, ignore_errors=True)
     strip_debug(staging, log, build_env)
     python = staging / "usr/bin/python3.13"

@@ -311,12 +311,19 @@ def test_static_openssl_and_other_libraries(tmp_path: Path) -> None:
 
 def test_node_shared_openssl_needs_nodejs_conf(tmp_path: Path) -> None:
     node = _elf(tmp_path, "node", libcrypto=True)
-    base = [Entry("usr/bin/node", data=node, mode=0o755), Entry("usr/lib/ssl/openssl.cnf", data=OPENSSL_CNF)]
+    without_node_conf = b"".join(
+        line for line in OPENSSL_CNF.splitlines(keepends=True) if not line.startswith(b"nodejs_conf")
+    )
+    base = [
+        Entry("usr/bin/node", data=node, mode=0o755),
+        Entry("usr/lib/ssl/openssl.cnf", data=without_node_conf),
+    ]
     write_layout(tmp_path / "a", [layer(base)])
     rules = {f.rule_id for f in verify_image(str(tmp_path / "a"), tmp_path).findings}
     assert {"NODE001", "NODE002"} <= rules
-    with_node_conf = OPENSSL_CNF.replace(b"openssl_conf = openssl_init", b"nodejs_conf = openssl_init")
-    write_layout(tmp_path / "b", [layer([base[0], Entry("usr/lib/ssl/openssl.cnf", data=with_node_conf)])])
+    # fipsforge's hardened openssl.cnf points nodejs_conf at the FIPS initialisation
+    assert b"\nnodejs_conf = openssl_init" in OPENSSL_CNF
+    write_layout(tmp_path / "b", [layer([base[0], Entry("usr/lib/ssl/openssl.cnf", data=OPENSSL_CNF)])])
     rules = {f.rule_id for f in verify_image(str(tmp_path / "b"), tmp_path).findings}
     assert "NODE001" in rules and "NODE002" not in rules
     write_layout(tmp_path / "c", [layer([Entry("usr/bin/node", data=_elf(tmp_path, "node2", OPENSSL_TEXT))])])

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +15,7 @@ from fipsforge.errors import FipsforgeError
 from fipsforge.image.build import build_image
 from fipsforge.image.spec import parse_spec
 from fipsforge.oci.push import Reference, push_layout, referrers_tag
+from oci_fixtures import loopback_registry
 
 pytestmark = pytest.mark.slow
 
@@ -31,33 +30,11 @@ INDEX = "application/vnd.oci.image.index.v1+json"
 MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def registry(tmp_path: Path) -> Iterator[str]:
-    port = _free_port()
-    config = tmp_path / "registry.yml"
-    config.write_text(
-        f"version: 0.1\nlog: {{level: error}}\nstorage: {{filesystem: {{rootdirectory: {tmp_path / 'store'}}}, "
-        f"delete: {{enabled: true}}}}\nhttp: {{addr: '127.0.0.1:{port}'}}\n"
-    )
-    process = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)  # fmt: skip
-    try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        yield f"127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(10)
+    (tmp_path / "registry").mkdir()
+    with loopback_registry(tmp_path / "registry") as address:
+        yield address
 
 
 def _get(url: str, accept: str) -> tuple[bytes, dict[str, str]]:

@@ -101,12 +101,12 @@ def _s_server(
         process.wait(timeout=10)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def fips_server(certificate: tuple[Path, Path]) -> Iterator[int]:
     yield from _s_server(certificate, FIPS_ARGS)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture  # per test, like fips_server: a long-lived server's `timeout` ran out while a cold stack built
 def stock_server(certificate: tuple[Path, Path]) -> Iterator[int]:
     yield from _s_server(certificate, [])
 

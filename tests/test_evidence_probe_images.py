@@ -9,7 +9,6 @@ sslyze connects. The server stops by itself (deadline, or a stop file), and so d
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import shutil
 import socket
 import tempfile
@@ -19,15 +18,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from fipsforge.evidence.probe import probe
 from fipsforge.sandbox import SandboxResult, run_sandboxed
 from fipsforge.stack.check import SCRATCH
 from image_fixtures import BuiltImage
+from tls_fixtures import write_certificate
 
 pytestmark = [
     pytest.mark.slow,
@@ -68,28 +64,6 @@ print(served, flush=True)
 """
 
 
-def _write_certificate(directory: Path) -> None:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    (directory / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (directory / "key.pem").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-
-
 def _pump(source: socket.socket, sink: socket.socket) -> None:
     try:
         while data := source.recv(65536):
@@ -119,7 +93,7 @@ def _forward(listener: socket.socket, unix_path: Path, stop: threading.Event) ->
 def _serve(image: BuiltImage) -> Iterator[int]:
     """Run the image's TLS server in the sandbox; yield the 127.0.0.1 port that reaches it."""
     scratch = Path(tempfile.mkdtemp(prefix="ff-tls-"))  # short: AF_UNIX paths are limited to 108 bytes
-    _write_certificate(scratch)
+    write_certificate(scratch)
     results: list[SandboxResult] = []
     server = threading.Thread(
         target=lambda: results.append(

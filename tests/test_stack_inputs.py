@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -114,9 +115,14 @@ def test_interrupted_build_leaves_nothing_in_the_cache(
     monkeypatch.setattr(stack_build_module, "_run", interrupted)
     with pytest.raises(KeyboardInterrupt):
         build_stack()
-    leftovers = [p.name for p in (tmp_path / "cache" / "stack").iterdir() if not p.name.endswith(".lock")]
-    assert leftovers == []  # only the (empty) lock file stays: no entry, no temporary directory
-    assert list((tmp_path / "cache" / "build").iterdir()) == []
+    for layer in ("stack-compiled", "stack"):
+        entries = tmp_path / "cache" / layer
+        leftovers = (
+            [p.name for p in entries.iterdir() if not p.name.endswith(".lock")] if entries.is_dir() else []
+        )
+        assert leftovers == [], layer  # only (empty) lock files stay: no entry, no temporary directory
+    build_dirs = Path(tempfile.gettempdir()) / "fipsforge-build"
+    assert [p for p in build_dirs.glob("stack-*") if p.is_dir()] == []
 
 
 def test_leftovers_of_killed_processes_are_swept(tmp_path: Path) -> None:

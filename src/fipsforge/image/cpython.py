@@ -96,7 +96,7 @@ def _run(command: list[str], cwd: Path, log: Path, env: dict[str, str]) -> None:
 def _cache_key(sources: dict[str, str], stack: StackBuild) -> str:
     recipe = {"recipe": RECIPE_VERSION, "configure": CONFIGURE, "drop": DROP, "sources": sources,
               "hashlib": HASHLIB_REFUSING,
-              "stack": stack.manifest.cache_key}  # fmt: skip
+              "stack": stack.manifest.compile_key}  # fmt: skip
     return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:24]
 
 
@@ -201,7 +201,7 @@ def _build_into(
         configure=" ".join([*CONFIGURE, "--with-openssl=<fipsforge stack>"]),
         sources=sources,
         absent_modules=list(FALLBACK_MODULES),
-        stack_key=stack.manifest.cache_key,
+        stack_key=stack.manifest.compile_key,
         cache_key=key,
     )
     (entry / "manifest.json").write_text(manifest.model_dump_json(indent=2) + "\n")

@@ -2,8 +2,10 @@
 
 The staged tree uses the paths Debian's runtimes load from (OPENSSLDIR `/usr/lib/ssl`, libdir
 `usr/lib/x86_64-linux-gnu`, modules in `ossl-modules`), so the image builder can lay it over Debian
-packages unchanged. The build is keyed on the SHA-256 of every input and option and cached under
-`~/.cache/fipsforge/stack/<key>`; the cache entry appears atomically, only once the build succeeded.
+packages unchanged. It is cached in two layers, each appearing atomically only once it succeeded:
+`stack-compiled/<compile key>` holds the compiled tree with its `fipsmodule.cnf`, keyed on the SHA-256 of
+every source and build option; `stack/<key>` adds the hardened `openssl.cnf` and the manifest. A change to
+the configuration alone therefore costs a copy, not an OpenSSL (and CPython) rebuild.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import re
 import shutil
 import subprocess
 import tarfile
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -39,7 +42,7 @@ from fipsforge.stack.sources import (
 
 LIBDIR = "usr/lib/x86_64-linux-gnu"
 MODULES_DIR = f"{LIBDIR}/ossl-modules"
-RECIPE_VERSION = 1
+RECIPE_VERSION = 2
 
 # libjitterentropy must not be optimised (its sources #error on __OPTIMIZE__); -fPIC because it is linked
 # into libcrypto.so and fips.so. The other flags are the library's own hardening flags.
@@ -85,7 +88,17 @@ class StackManifest(BaseModel):
     """SHA-256 of every input file, by file name."""
     module_mac: str
     pairing: FipsProviderPairing | None = None
+    compile_key: str
+    """Key of the compiled tree: what binaries built against this stack (CPython) depend on."""
     cache_key: str
+
+
+class CompiledStack(BaseModel):
+    """What the compile layer records beside its tree, for the configured layer's manifest."""
+
+    configure: str
+    inputs: dict[str, str]
+    pairing: FipsProviderPairing | None = None
 
 
 class StackBuild(BaseModel):
@@ -114,15 +127,19 @@ def check_pairing_input(options: StackOptions) -> None:
         )
 
 
-def cache_key(options: StackOptions, inputs: dict[str, str]) -> str:
+def compile_key(options: StackOptions, inputs: dict[str, str]) -> str:
     recipe = {
         "recipe": RECIPE_VERSION,
         "jitter_cflags": JITTER_CFLAGS,
         "configure": OPENSSL_CONFIGURE,
-        "openssl_cnf": hardened_openssl_cnf(),
         "inputs": inputs,
         "versions": [options.openssl_version, options.jitterentropy_version],
     }
+    return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:24]
+
+
+def cache_key(compiled_key: str) -> str:
+    recipe = {"compiled": compiled_key, "openssl_cnf": hardened_openssl_cnf()}
     return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:24]
 
 
@@ -137,25 +154,20 @@ def build_stack(
     options = options or StackOptions()
     report = progress or (lambda _step: None)
     check_pairing_input(options)
-    report("sources")
-    openssl = fetch_source_package(OPENSSL_PACKAGE, options.openssl_version)
-    jitter = fetch_source_package(JITTERENTROPY_PACKAGE, options.jitterentropy_version)
-    inputs = {**openssl.sha256, **jitter.sha256}
-    base = None
-    if options.fips_provider_source is not None and options.fips_provider_sha256 is not None:
-        base = build_stack(
-            options.model_copy(update={"fips_provider_source": None, "fips_provider_sha256": None})
-        )
-        inputs[options.fips_provider_source.name] = options.fips_provider_sha256.lower()
-    key = cache_key(options, inputs)
+    compiled = compile_stack(options, report)
+    key = cache_key(compiled.name)
     entry = cache_root() / "stack" / key
     with exclusive_lock(entry.with_name(f".{key}.lock")):
         if not (entry / "manifest.json").is_file():
-            with atomic_dir(entry) as staging_entry, _build_directory(key) as work:
-                if base is None:
-                    _build_into(staging_entry, work, options, openssl, jitter, inputs, key, report)
-                else:
-                    _pair_into(staging_entry, work, base, options, inputs, key, report)
+            with atomic_dir(entry) as staging_entry, tempfile.TemporaryDirectory() as scratch:
+                report("openssl.cnf")
+                shutil.copytree(compiled / "rootfs", staging_entry / "rootfs", symlinks=True)
+                staging = staging_entry / "rootfs"
+                (staging / OPENSSLDIR.lstrip("/") / "openssl.cnf").write_text(hardened_openssl_cnf())
+                record = CompiledStack.model_validate_json((compiled / "compiled.json").read_text())
+                env = staged_environment(staging, scratch=Path(scratch))
+                manifest = describe(staging, env, record, compiled.name, key, options)
+                (staging_entry / "manifest.json").write_text(manifest.model_dump_json(indent=2) + "\n")
     build = load_stack(entry)
     if out is None:
         return build
@@ -165,16 +177,45 @@ def build_stack(
     return load_stack(out)
 
 
+def compile_stack(options: StackOptions, report: Progress) -> Path:
+    """The compiled tree (libraries, CLI, fips.so and its fipsmodule.cnf) for `options`, from the cache."""
+    report("sources")
+    openssl = fetch_source_package(OPENSSL_PACKAGE, options.openssl_version)
+    jitter = fetch_source_package(JITTERENTROPY_PACKAGE, options.jitterentropy_version)
+    inputs = {**openssl.sha256, **jitter.sha256}
+    base = None
+    if options.fips_provider_source is not None and options.fips_provider_sha256 is not None:
+        base = compile_stack(
+            options.model_copy(update={"fips_provider_source": None, "fips_provider_sha256": None}), report
+        )
+        inputs[options.fips_provider_source.name] = options.fips_provider_sha256.lower()
+    key = compile_key(options, inputs)
+    entry = cache_root() / "stack-compiled" / key
+    with exclusive_lock(entry.with_name(f".{key}.lock")):
+        if not (entry / "compiled.json").is_file():
+            with atomic_dir(entry) as staging_entry, _build_directory(key) as work:
+                if base is None:
+                    _build_into(staging_entry, work, options, openssl, jitter, inputs, key, report)
+                else:
+                    _pair_into(staging_entry, work, base, options, inputs, key, report)
+    return entry
+
+
 @contextlib.contextmanager
 def _build_directory(key: str) -> Iterator[Path]:
-    """A fixed build directory (the entry's lock is held): OpenSSL embeds include paths in its binaries."""
-    work = cache_root() / "build" / f"stack-{key}"
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    try:
-        yield work
-    finally:
+    """A build directory fixed by the inputs alone, not by the cache's location.
+
+    OpenSSL embeds its build paths in the binaries (`compiler:` flags, include paths), so two cold builds
+    with different `FIPSFORGE_CACHE` directories must compile in the same place to be byte-identical.
+    """
+    work = Path(tempfile.gettempdir()) / "fipsforge-build" / f"stack-{key}"
+    with exclusive_lock(work.with_name(f".{work.name}.lock")):
         shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        try:
+            yield work
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def load_stack(directory: Path) -> StackBuild:
@@ -238,39 +279,30 @@ def _build_into(
         static.unlink()
     (staging / MODULES_DIR).mkdir(parents=True, exist_ok=True)
     shutil.copy2(source / "providers" / "fips.so", staging / MODULES_DIR / "fips.so")
-    _install_config(entry, work, " ".join(configure), inputs, key, None, options, log, report)
+    _fipsinstall(entry, work, CompiledStack(configure=" ".join(configure), inputs=inputs), log, report)
 
 
 def _pair_into(
     entry: Path,
     work: Path,
-    base: StackBuild,
+    base: Path,
     options: StackOptions,
     inputs: dict[str, str],
     key: str,
     report: Progress,
 ) -> None:
-    """The plain stack with fips.so built from the separately supplied release."""
+    """The plain compiled stack (`base`) with fips.so built from the separately supplied release."""
     log = _log_file(key)
-    shutil.copytree(base.staging, entry / "rootfs", symlinks=True)
+    shutil.copytree(base / "rootfs", entry / "rootfs", symlinks=True)
     report("paired FIPS provider")
     fips_so, pairing = build_paired_provider(options, work, log)
     shutil.copy2(fips_so, entry / "rootfs" / MODULES_DIR / "fips.so")
-    _install_config(entry, work, base.manifest.configure, inputs, key, pairing, options, log, report)
+    configure = CompiledStack.model_validate_json((base / "compiled.json").read_text()).configure
+    _fipsinstall(entry, work, CompiledStack(configure=configure, inputs=inputs, pairing=pairing), log, report)
 
 
-def _install_config(
-    entry: Path,
-    work: Path,
-    configure: str,
-    inputs: dict[str, str],
-    key: str,
-    pairing: FipsProviderPairing | None,
-    options: StackOptions,
-    log: Path,
-    report: Progress,
-) -> None:
-    """fipsinstall for the staged fips.so, the hardened openssl.cnf, and the manifest."""
+def _fipsinstall(entry: Path, work: Path, record: CompiledStack, log: Path, report: Progress) -> None:
+    """fipsinstall for the staged fips.so, then the record that marks the compiled entry complete."""
     staging = entry / "rootfs"
     report("fipsinstall")
     ssl_dir = staging / OPENSSLDIR.lstrip("/")
@@ -281,10 +313,7 @@ def _install_config(
          "-out", str(ssl_dir / "fipsmodule.cnf"), "-provider_name", "fips", "-section_name", "fips_sect"],
         work, log, env={**env, "OPENSSL_CONF": "/dev/null"},
     )  # fmt: skip
-    (ssl_dir / "openssl.cnf").write_text(hardened_openssl_cnf())
-    report("manifest")
-    manifest = describe(staging, env, configure, inputs, key, pairing, options)
-    (entry / "manifest.json").write_text(manifest.model_dump_json(indent=2) + "\n")
+    (entry / "compiled.json").write_text(record.model_dump_json(indent=2) + "\n")
 
 
 def source_date_epoch(package: SourcePackage) -> int:
@@ -359,10 +388,9 @@ def _openssl(staging: Path, env: dict[str, str], *args: str) -> str:
 def describe(
     staging: Path,
     env: dict[str, str],
-    configure: str,
-    inputs: dict[str, str],
+    record: CompiledStack,
+    compiled_key: str,
     key: str,
-    pairing: FipsProviderPairing | None,
     options: StackOptions,
 ) -> StackManifest:
     """Read the versions back from the built binaries themselves, so the manifest cannot drift."""
@@ -385,14 +413,15 @@ def describe(
         jitterentropy_version=decode_jent_version(jent_version),
         jent_version=jent_version,
         seeding_source=seeding.group(1).strip() if seeding else "unknown",
-        configure=configure,
+        configure=record.configure,
         debian_sources={
             OPENSSL_PACKAGE: options.openssl_version,
             JITTERENTROPY_PACKAGE: options.jitterentropy_version,
         },
-        inputs=inputs,
+        inputs=record.inputs,
         module_mac=mac,
-        pairing=pairing,
+        pairing=record.pairing,
+        compile_key=compiled_key,
         cache_key=key,
     )
 

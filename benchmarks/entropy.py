@@ -25,7 +25,7 @@ import numpy as np
 
 from fipsforge.entropy import iid, noniid, samples
 
-ORACLE = Path(__file__).resolve().parents[2] / "shared" / "entropy-oracle"
+ORACLE = Path(__file__).resolve().parents[1] / "tests" / "data" / "entropy-oracle"
 NIST_README_NONIID_8BIT = 26.65  # ea_non_iid -v truerand_8bit.bin, oracle README (another run: 18.8 s)
 NIST_README_IID_8BIT = 19.4  # ea_iid -v truerand_8bit.bin, oracle README
 

@@ -1,4 +1,4 @@
-"""fipsforge's non-IID track against the NIST reference tool's outputs in ../shared/entropy-oracle."""
+"""fipsforge's non-IID track against the NIST reference tool's outputs in tests/data/entropy-oracle."""
 
 from __future__ import annotations
 
@@ -11,13 +11,13 @@ import sp800_90b as sp  # the reference C++ code (PyPI sp800-90b), installed by 
 
 from fipsforge.entropy import noniid, samples
 
-ORACLE = Path(__file__).resolve().parents[2] / "shared" / "entropy-oracle"
+ORACLE = Path(__file__).resolve().parent / "data" / "entropy-oracle"
 FILES = sorted(p.stem for p in ORACLE.glob("*.bin"))
 TOLERANCE = 1e-6
 
 
 def test_oracle_is_present() -> None:
-    """The oracle sits beside the project (../shared/): its absence is a broken checkout, not a skip."""
+    """The oracle ships in the repository (tests/data/): its absence is a broken checkout, not a skip."""
     assert len(FILES) >= 10, f"expected the NIST reference files in {ORACLE}"
 
 

@@ -37,7 +37,8 @@ def test(
     if junit is not None:
         write_junit(report, junit)
     if as_json:
-        print_json({**report.model_dump(mode="json"), "passed": report.passed})
+        print_json({**report.model_dump(mode="json"), "passed": report.passed,
+                    "risks": [f"{case.id} [{case.mode.value if case.mode else ''}]" for case in report.risks]})  # fmt: skip
     else:
         print_table(report)
     if not report.passed:
@@ -53,6 +54,7 @@ def print_table(report: RuntimeReport) -> None:
         Status.PASSED: "[green]PASS[/]",
         Status.FAILED: "[bold red]FAIL[/]",
         Status.SKIPPED: "[yellow]SKIP[/]",
+        Status.RISK: "[bold magenta]RISK[/]",
     }
     group = None
     for case in report.cases:
@@ -87,3 +89,6 @@ def print_table(report: RuntimeReport) -> None:
         f"{len(report.randomness_calls)} kernel randomness requests recorded, {len(relevant)} crypto-relevant "
         f"(--json lists each with its caller); {len(report.failed)} failed of {len(report.cases)} cases"
     )
+    for case in report.risks:
+        console.print(f"[bold magenta]risk:[/] {case.id} [{case.mode.value if case.mode else ''}]: {case.detail}",
+                      highlight=False, soft_wrap=True)  # fmt: skip

@@ -22,20 +22,27 @@ def junit_xml(report: RuntimeReport) -> bytes:
         suite = ET.SubElement(
             root, "testsuite", name=group, tests=str(len(cases)),
             failures=str(sum(c.status is Status.FAILED for c in cases)),
-            skipped=str(sum(c.status is Status.SKIPPED for c in cases)), errors="0",
+            skipped=str(sum(c.status in (Status.SKIPPED, Status.RISK) for c in cases)), errors="0",
         )  # fmt: skip
         properties = ET.SubElement(suite, "properties")
         ET.SubElement(properties, "property", name="image", value=report.image)
         ET.SubElement(properties, "property", name="manifest_digest", value=report.manifest_digest or "")
         for case in cases:
             element = ET.SubElement(suite, "testcase", classname=group, name=case_name(case))
+            if case.variant:
+                ET.SubElement(
+                    ET.SubElement(element, "properties"), "property", name="variant", value=case.variant
+                )
             ET.SubElement(element, "system-out").text = f"{case.description}: {case.detail}"
             if case.status is Status.FAILED:
                 ET.SubElement(element, "failure", message=case.detail, type="expectation")
             elif case.status is Status.SKIPPED:
                 ET.SubElement(element, "skipped", message=case.detail)
+            elif case.status is Status.RISK:  # JUnit has no such outcome: not a failure, and never a pass
+                ET.SubElement(element, "skipped", message=f"risk: {case.detail}", type="risk")
     root.set("tests", str(len(report.cases)))
     root.set("failures", str(len(report.failed)))
+    root.set("risks", str(len(report.risks)))
     ET.indent(root)
     data: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
     return data

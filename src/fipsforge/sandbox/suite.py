@@ -8,7 +8,8 @@ with the library that made it. Three more kinds of case sit beside the probes:
 - kernel-dependent paths: Python's own kernel-randomness paths (os.urandom, secrets, SystemRandom, the
   hash seed) lie outside the FIPS boundary; the suite shows which of them fail with the kernel cut off;
 - fail-closed: with the CPU time-stamp counter frozen (an LD_PRELOAD shim), libjitterentropy's health
-  tests trip, and every operation that needs randomness must fail, never fall back to the kernel.
+  tests trip, and every operation that needs randomness must fail, never fall back to the kernel;
+- the tamper matrix (`fipsforge.sandbox.tamper`): with the FIPS configuration changed, crypto is refused.
 """
 
 from __future__ import annotations
@@ -47,6 +48,9 @@ class Status(StrEnum):
     PASSED = "passed"
     FAILED = "failed"
     SKIPPED = "skipped"
+    RISK = "risk"
+    """Not refused, and nothing inside the image can refuse it (an operator's setting wins): never passed,
+    never a failed exit code, always named in the report."""
 
 
 class CaseResult(BaseModel):
@@ -59,6 +63,8 @@ class CaseResult(BaseModel):
     detail: str
     kernel_seeding_calls: int = 0
     """Crypto-relevant requests for kernel randomness made by this case's commands."""
+    variant: str | None = None
+    """The tamper-matrix variant (`fipsforge.sandbox.tamper`) the case ran against."""
 
 
 class TracedCall(RandomnessCall):
@@ -129,6 +135,10 @@ class RuntimeReport(BaseModel):
     @property
     def failed(self) -> list[CaseResult]:
         return [case for case in self.cases if case.status is Status.FAILED]
+
+    @property
+    def risks(self) -> list[CaseResult]:
+        return [case for case in self.cases if case.status is Status.RISK]
 
 
 def _find(rootfs: Path, dirs: list[str], names: tuple[str, ...]) -> str | None:
@@ -366,6 +376,9 @@ def run_suite(image: UnpackedImage, progress: Callable[[str], None] | None = Non
         runner.run(node_probe(runtimes.node))
     _independence(runner)
     _fail_closed(runner, runtimes)
+    from fipsforge.sandbox.tamper import tamper_matrix  # it builds on this module's models
+
+    runner.cases += tamper_matrix(image, runtimes, runner.progress)
     return RuntimeReport(
         image=image.ref, kind=image.kind, manifest_digest=image.manifest_digest, entrypoint=image.config.argv,
         runtimes=runtimes, cases=runner.cases, randomness_calls=runner.calls,

@@ -43,6 +43,8 @@ from fipsforge.stack.sources import (
 LIBDIR = "usr/lib/x86_64-linux-gnu"
 MODULES_DIR = f"{LIBDIR}/ossl-modules"
 RECIPE_VERSION = 2
+STAGED_OPENSSL_CNF = "openssl.cnf"
+"""Beside `rootfs/` in a `--out` tree: the hardened config with its include pointing into that tree."""
 
 # libjitterentropy must not be optimised (its sources #error on __OPTIMIZE__); -fPIC because it is linked
 # into libcrypto.so and fips.so. The other flags are the library's own hardening flags.
@@ -148,7 +150,8 @@ def build_stack(
 ) -> StackBuild:
     """Build (or take from the cache) the stack and return the staged tree and its manifest.
 
-    With `out`, the staged tree is also copied there (atomically) and that copy is returned. A paired
+    With `out`, the staged tree is also copied there (atomically), with an `openssl.cnf` beside it that
+    runs it in place (`out_environment`), and that copy is returned. A paired
     build reuses the plain stack's libcrypto and replaces only fips.so.
     """
     options = options or StackOptions()
@@ -174,7 +177,19 @@ def build_stack(
     with atomic_dir(out) as copy:
         shutil.copytree(build.staging, copy / "rootfs", symlinks=True)
         shutil.copy2(entry / "manifest.json", copy / "manifest.json")
+        # the tree's own openssl.cnf keeps Debian's paths (for images); runs in place use this one
+        relocated_openssl_cnf(out / "rootfs", copy / STAGED_OPENSSL_CNF)
     return load_stack(out)
+
+
+def out_environment(directory: Path) -> dict[str, str]:
+    """The three variables that run a `stack build --out` tree in place, from any directory."""
+    root = directory.resolve()
+    return {
+        "OPENSSL_CONF": str(root / STAGED_OPENSSL_CNF),
+        "OPENSSL_MODULES": str(root / "rootfs" / MODULES_DIR),
+        "LD_LIBRARY_PATH": str(root / "rootfs" / LIBDIR),
+    }
 
 
 def compile_stack(options: StackOptions, report: Progress) -> Path:

@@ -19,7 +19,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from fipsforge.errors import FipsforgeError
-from fipsforge.fsutil import atomic_dir, cache_root
+from fipsforge.fsutil import atomic_dir, cache_root, exclusive_lock
 from fipsforge.sandbox import (
     FIPS_PROVIDER_SEEDING,
     EntropyMode,
@@ -235,28 +235,35 @@ def kernel_seeded_variant(build: StackBuild) -> Path:
     variant = cache_root() / "stack-controls" / f"{build.manifest.cache_key}-kernel-seeded"
     if (variant / "rootfs" / MODULES_DIR / "fips.so").is_file():
         return variant / "rootfs"
-    upstream = build.manifest.openssl_version
-    with atomic_dir(variant) as staging, tempfile.TemporaryDirectory() as scratch:
-        root = apt_root()
-        madison = root.run("apt-cache", "madison", "openssl-provider-fips")
-        versions = [line.split("|")[1].strip() for line in madison.splitlines() if "|" in line]
-        same_upstream = [version for version in versions if version.split("-")[0] == upstream]
-        if not same_upstream:
-            raise FipsforgeError(
-                f"openssl-provider-fips: no {upstream} build in trixie (found {', '.join(versions)})"
-            )
-        debs = root.download([f"openssl-provider-fips={same_upstream[0]}"], Path(scratch))
-        if len(debs) != 1:
-            raise FipsforgeError(
-                f"openssl-provider-fips={same_upstream[0]}: not downloadable from the trixie mirror"
-            )
-        deb = debs[0]
-        unpacked = Path(scratch) / "deb"
-        subprocess.run(["dpkg-deb", "-x", str(deb), str(unpacked)], check=True)
+    debian = debian_package_tree("openssl-provider-fips", build.manifest.openssl_version)
+    with atomic_dir(variant) as staging:
         shutil.copytree(build.staging, staging / "rootfs", symlinks=True)
-        shutil.copy2(unpacked / MODULES_DIR / "fips.so", staging / "rootfs" / MODULES_DIR / "fips.so")
+        shutil.copy2(debian / MODULES_DIR / "fips.so", staging / "rootfs" / MODULES_DIR / "fips.so")
         fipsinstall(staging / "rootfs")
     return variant / "rootfs"
+
+
+def debian_package_tree(package: str, upstream: str) -> Path:
+    """Debian trixie's own binary `package` of OpenSSL release `upstream`, unpacked (cached): the controls'
+    stock files, e.g. Debian's fips.so (built without enable-fips-jitter) and its stock openssl.cnf."""
+    tree = cache_root() / "debian-packages" / f"{package}_{upstream}"
+    with exclusive_lock(tree.with_name(f".{tree.name}.lock")):
+        if tree.is_dir():
+            return tree
+        with atomic_dir(tree) as staging, tempfile.TemporaryDirectory() as scratch:
+            root = apt_root()
+            madison = root.run("apt-cache", "madison", package)
+            versions = [line.split("|")[1].strip() for line in madison.splitlines() if "|" in line]
+            same_upstream = [version for version in versions if version.split("-")[0] == upstream]
+            if not same_upstream:
+                raise FipsforgeError(
+                    f"{package}: no {upstream} build in trixie (found {', '.join(versions)})"
+                )
+            debs = root.download([f"{package}={same_upstream[0]}"], Path(scratch))
+            if len(debs) != 1:
+                raise FipsforgeError(f"{package}={same_upstream[0]}: not downloadable from the trixie mirror")
+            subprocess.run(["dpkg-deb", "-x", str(debs[0]), str(staging)], check=True)
+    return tree
 
 
 def fipsinstall(staging: Path) -> None:

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from fipsforge.console import print_json, progress, stderr_console
-from fipsforge.stack.build import StackBuild, StackOptions, build_stack, load_stack
+from fipsforge.stack.build import StackBuild, StackOptions, build_stack, load_stack, out_environment
 from fipsforge.stack.check import check_stack
 
 app = typer.Typer(help="Build the OpenSSL FIPS + jitterentropy stack and prove it.", no_args_is_help=True)
@@ -43,14 +43,20 @@ def build_command(
         fips_provider_source=fips_provider_source, fips_provider_sha256=fips_provider_sha256
     )
     build = _build_with_progress(options, out)
+    environment = out_environment(out) if out is not None else {}
     if as_json:
-        print_json({"staging": str(build.staging), "manifest": build.manifest.model_dump(mode="json")})
+        print_json({"staging": str(build.staging), "manifest": build.manifest.model_dump(mode="json"),
+                    "environment": environment})  # fmt: skip
         return
     manifest = build.manifest
     stderr_console.print(
         f"OpenSSL {manifest.openssl_version}, FIPS provider {manifest.fips_provider_version}, "
         f"jitterentropy {manifest.jitterentropy_version}; module-mac {manifest.module_mac[:16]}…"
     )
+    if environment:
+        stderr_console.print("run it in place with:", highlight=False)
+        for name, value in environment.items():
+            stderr_console.print(f"  export {name}={value}", highlight=False, soft_wrap=True)
     print(build.staging)
 
 

@@ -15,6 +15,7 @@ from fipsforge.evidence.bundle import Evidence, Finding, ImageEvidence
 from fipsforge.evidence.flows import derive_flows
 from fipsforge.evidence.manifests import read_deployment
 from fipsforge.evidence.overlay import Overlay, read_overlay
+from fipsforge.evidence.overrides import config_overrides
 from fipsforge.evidence.tlsclass import ProbeResult
 from fipsforge.evidence.verifyresult import load_verify_results, module_of, resolve_images
 from fipsforge.fsutil import atomic_dir
@@ -109,6 +110,15 @@ def _findings(evidence: Evidence, unknown_images: list[str]) -> list[Finding]:
         findings.append(
             Finding(severity="medium", subject=image, message="no verify result: FIPS module unknown")
         )
+    for override in evidence.overrides:
+        findings.append(
+            Finding(
+                severity="high",
+                subject=f"{override.workload}:{override.container} ({override.where})",
+                message=f"{override.found_in}: {override.setting}: {override.message}",
+                controls=override.controls,
+            )
+        )
     overdue = [e for e in evidence.poam if e.overdue_fedramp]
     if overdue:
         findings.append(
@@ -190,6 +200,7 @@ def gather(options: EvidenceOptions, generated: datetime | None = None) -> Evide
         scans=[str(s) for s in options.scans],
         probes=probes,
         outputs={k: v for k, v in OUTPUTS.items() if options.scans or not k.startswith("poam")},
+        overrides=config_overrides(deployment),
     )
     unknown = [i.image for i in image_evidence if i.verdict == "unknown"]
     evidence.findings = _findings(evidence, unknown)

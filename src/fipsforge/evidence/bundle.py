@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 
 from fipsforge.cmvp import CmvpCertificate
 from fipsforge.evidence.models import FipsModuleRef, Flow
+from fipsforge.evidence.overrides import ConfigOverride
 from fipsforge.evidence.poam import PoamEntry
 from fipsforge.evidence.tlsclass import ProbeResult
 
@@ -28,6 +29,8 @@ class Finding(BaseModel):
     """high, medium, low, info."""
     subject: str
     message: str
+    controls: list[str] = Field(default_factory=list)
+    """OSCAL control ids the finding is evidence against, when it maps to specific ones."""
 
 
 class Evidence(BaseModel):
@@ -45,5 +48,7 @@ class Evidence(BaseModel):
     scans: list[str] = Field(default_factory=list)
     probes: list[ProbeResult] = Field(default_factory=list)
     findings: list[Finding] = Field(default_factory=list)
+    overrides: list[ConfigOverride] = Field(default_factory=list)
+    """Workload settings that override the images' FIPS configuration (`evidence.overrides`)."""
     outputs: dict[str, str] = Field(default_factory=dict)
     """Output name → file name inside the output directory."""

@@ -25,6 +25,7 @@ from fipsforge.evidence.models import (
     PolicyRule,
     Service,
     ServicePort,
+    VolumeMount,
     Where,
     Workload,
 )
@@ -140,7 +141,7 @@ def _container(
     sidecar: bool,
     config_maps: dict[tuple[str, str], dict[str, str]],
     namespace: str,
-    mounted: dict[str, str],
+    volumes: dict[str, str],
 ) -> Container:
     if not isinstance(raw, dict):
         raise reader.fail(raw, "each container must be a mapping")
@@ -176,9 +177,19 @@ def _container(
             found = config_maps.get((namespace, str(ref.get("name"))), {}).get(str(ref.get("key")))
             if found is not None:
                 env[item["name"]] = found
-    for volume_name, config_map in mounted.items():
-        for key, value in config_maps.get((namespace, config_map), {}).items():
-            config_values[f"{volume_name}/{key}"] = value
+    mounts: list[VolumeMount] = []
+    for mount in reader.seq(raw, "volumeMounts", f"container {name} volumeMounts"):
+        if not isinstance(mount, dict) or not isinstance(mount.get("mountPath"), str):
+            raise reader.fail(mount, f"container {name}: volumeMounts[] entries need a mountPath")
+        volume_name = str(mount.get("name"))
+        source = volumes.get(volume_name, f"undeclared:{volume_name}")
+        sub_path = str(mount.get("subPath") or "")
+        mounts.append(
+            VolumeMount(path=mount["mountPath"], source=source + (f" ({sub_path})" if sub_path else ""))
+        )
+        if source.startswith("configMap:"):
+            for key, value in config_maps.get((namespace, source.removeprefix("configMap:")), {}).items():
+                config_values[f"{volume_name}/{key}"] = value
     args = [str(a) for a in [*reader.seq(raw, "command", "command"), *reader.seq(raw, "args", "args")]]
     return Container(
         name=name,
@@ -187,8 +198,18 @@ def _container(
         env=env,
         args=args,
         config_values=config_values,
+        mounts=mounts,
         sidecar=sidecar,
     )
+
+
+def _volume_source(volume: dict[str, Any]) -> str:
+    """`configMap:NAME`, `hostPath:/dir`, `emptyDir`...: the volume's type and what it names."""
+    for kind, spec in volume.items():
+        if kind != "name" and isinstance(spec, dict):
+            named = spec.get("name") or spec.get("path") or spec.get("claimName") or spec.get("secretName")
+            return f"{kind}:{named}" if named else kind
+    return "unknown"
 
 
 def _workload(
@@ -201,25 +222,18 @@ def _workload(
 ) -> Workload:
     reader = _Reader(file, obj, f"{kind} {name}")
     pod, labels = _pod_template(reader, kind)
-    config_volumes: dict[str, str] = {}
-    for volume in reader.seq(pod, "volumes", "volumes"):
-        if isinstance(volume, dict) and isinstance(volume.get("configMap"), dict):
-            config_volumes[str(volume.get("name"))] = str(volume["configMap"].get("name"))
+    volumes = {str(volume.get("name")): _volume_source(volume)
+               for volume in reader.seq(pod, "volumes", "volumes") if isinstance(volume, dict)}  # fmt: skip
     containers: list[Container] = []
     raw_containers = reader.seq(pod, "containers", "pod spec containers")
     if not raw_containers:
         raise reader.fail(pod, "pod spec has no containers")
     for index, raw in enumerate(raw_containers):
-        mounts = {
-            str(m.get("name")): config_volumes[str(m.get("name"))]
-            for m in reader.seq(raw, "volumeMounts", "volumeMounts")
-            if isinstance(m, dict) and str(m.get("name")) in config_volumes
-        }
-        containers.append(_container(reader, raw, index > 0, config_maps, namespace, mounts))
+        containers.append(_container(reader, raw, index > 0, config_maps, namespace, volumes))
     for raw in reader.seq(pod, "initContainers", "initContainers"):
         # native sidecars: init containers that keep running
         if isinstance(raw, dict) and raw.get("restartPolicy") == "Always":
-            containers.append(_container(reader, raw, True, config_maps, namespace, {}))
+            containers.append(_container(reader, raw, True, config_maps, namespace, volumes))
     return Workload(
         kind=kind,
         name=name,
@@ -349,6 +363,7 @@ def _compose(file: Path, doc: LineDict, deployment: Deployment) -> None:
                 container_ports.append(int(str(target)))
             except ValueError:
                 raise reader.fail(raw, f"cannot read port {spec!r}") from None
+        mounts = [_compose_mount(reader, raw, spec) for spec in reader.seq(raw, "volumes", "volumes")]
         labels = {"compose.service": str(name)}
         deployment.workloads.append(
             Workload(
@@ -363,6 +378,7 @@ def _compose(file: Path, doc: LineDict, deployment: Deployment) -> None:
                         ports=[ContainerPort(port=p) for p in container_ports],
                         env=env,
                         args=args,
+                        mounts=mounts,
                     )
                 ],
                 where=Where(file=str(file), line=_line(raw, doc.line)),
@@ -378,6 +394,20 @@ def _compose(file: Path, doc: LineDict, deployment: Deployment) -> None:
                     where=Where(file=str(file), line=_line(raw, doc.line)),
                 )
             )
+
+
+def _compose_mount(reader: _Reader, raw: Any, spec: Any) -> VolumeMount:
+    """A compose `volumes:` entry, short (`SRC:DST[:MODE]`) or long (`{type, source, target}`)."""
+    if isinstance(spec, dict) and isinstance(spec.get("target"), str):
+        kind = str(spec.get("type", "volume"))
+        return VolumeMount(path=spec["target"], source=f"{kind}:{spec.get('source', '')}".rstrip(":"))
+    parts = str(spec).split(":")
+    if isinstance(spec, str) and len(parts) == 1:
+        return VolumeMount(path=parts[0], source="volume")
+    if isinstance(spec, str) and len(parts) in (2, 3):
+        kind = "bind" if parts[0].startswith((".", "/", "~")) else "volume"
+        return VolumeMount(path=parts[1], source=f"{kind}:{parts[0]}")
+    raise reader.fail(raw, f"cannot read volume {spec!r}")
 
 
 def _objects(files: list[Path]) -> Iterator[tuple[Path, Any]]:

@@ -37,6 +37,14 @@ class ContainerPort(BaseModel):
     protocol: str = "TCP"
 
 
+class VolumeMount(BaseModel):
+    """A volume mounted into a container: where, and what it holds."""
+
+    path: str
+    source: str
+    """`configMap:NAME`, `secret:NAME`, `hostPath:/dir`, `emptyDir`, `bind:./dir` (compose), ..."""
+
+
 class Container(BaseModel):
     name: str
     image: str
@@ -45,6 +53,7 @@ class Container(BaseModel):
     args: list[str] = Field(default_factory=list)
     config_values: dict[str, str] = Field(default_factory=dict)
     """Values of ConfigMaps the container reads (envFrom, configMapKeyRef, mounted volumes)."""
+    mounts: list[VolumeMount] = Field(default_factory=list)
     sidecar: bool = False
 
 

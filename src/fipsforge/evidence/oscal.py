@@ -100,6 +100,17 @@ def _statements(evidence: Evidence) -> dict[str, tuple[str, bool, list[oc.Link]]
     by_sev = Counter(e.finding.severity for e in evidence.poam)
     scans = ", ".join(evidence.scans) or "no scan supplied"
     with_digest = [i for i in evidence.images if i.digest]
+    overrides = (
+        "Workload settings that override the images' FIPS configuration: "
+        + (
+            "; ".join(
+                f"{o.workload}:{o.container} ({o.where}) {o.found_in}: {o.setting}"
+                for o in evidence.overrides
+            )
+            or "none"
+        )
+        + "."
+    )
     stores = sorted(
         {f.server.label for f in flows if f.protocol in ("postgresql", "redis", "mysql", "mongodb")}
     )
@@ -122,8 +133,8 @@ def _statements(evidence: Evidence) -> dict[str, tuple[str, bool, list[oc.Link]]
         ),
         "sc-13": (
             f"FIPS modules in the images, with CMVP status on {evidence.today.isoformat()}: {module_text}. "
-            f"CMVP warnings: {'; '.join(evidence.cmvp_warnings) or 'none'}.",
-            all(i.module.status.endswith("active)") for i in evidence.images),
+            f"CMVP warnings: {'; '.join(evidence.cmvp_warnings) or 'none'}. {overrides}",
+            all(i.module.status.endswith("active)") for i in evidence.images) and not evidence.overrides,
             [inventory],
         ),
         "sc-12": (
@@ -183,8 +194,8 @@ def _statements(evidence: Evidence) -> dict[str, tuple[str, bool, list[oc.Link]]
                 f"{i.image}: verdict {i.verdict}, kernel-independent {i.kernel_independent}"
                 for i in evidence.images
             )
-            + ". TLS settings not visible in manifests are declared in the overlay.",
-            all(i.verdict == "pass" for i in evidence.images),
+            + f". TLS settings not visible in manifests are declared in the overlay. {overrides}",
+            all(i.verdict == "pass" for i in evidence.images) and not evidence.overrides,
             [inventory],
         ),
         "sa-10": (
@@ -204,6 +215,15 @@ def _statements(evidence: Evidence) -> dict[str, tuple[str, bool, list[oc.Link]]
     }
 
 
+def _override_props(evidence: Evidence, control: str) -> list[oc.Property]:
+    """One property per deployment override of the FIPS configuration that is evidence against `control`."""
+    return [
+        _prop("fips-config-override", f"{o.workload}:{o.container} {o.found_in}: {o.setting}")
+        for o in evidence.overrides
+        if control in o.controls
+    ]
+
+
 def component_definition(evidence: Evidence) -> ComponentDefinition:
     statements = _statements(evidence)
     requirements = [
@@ -211,7 +231,7 @@ def component_definition(evidence: Evidence) -> ComponentDefinition:
             uuid=_uuid("req", evidence.title, control),
             control_id=control,
             description=statements[control][0],
-            props=[_status_prop(statements[control][1])],
+            props=[_status_prop(statements[control][1]), *_override_props(evidence, control)],
             links=statements[control][2] or None,
         )
         for control in CONTROLS

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from fipsforge.console import print_json, progress, stderr_console
@@ -90,5 +91,5 @@ def print_table(report: RuntimeReport) -> None:
         f"(--json lists each with its caller); {len(report.failed)} failed of {len(report.cases)} cases"
     )
     for case in report.risks:
-        console.print(f"[bold magenta]risk:[/] {case.id} [{case.mode.value if case.mode else ''}]: {case.detail}",
-                      highlight=False, soft_wrap=True)  # fmt: skip
+        mode = f" ({case.mode.value})" if case.mode else ""
+        console.print(f"[bold magenta]risk:[/] {escape(f'{case.id}{mode}: {case.detail}')}", soft_wrap=True)

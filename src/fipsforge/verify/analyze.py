@@ -275,6 +275,9 @@ def _openssl(state: _State, config: OpenSSLConfig | None) -> None:
                   "does not require fips=yes", where)  # fmt: skip
     elif config.fips_activated and not opensslconf.properties_require_fips(config.default_properties):
         state.add("CONF003", "medium", "default_properties does not require fips=yes", where)
+    open_reasons = opensslconf.fails_closed(config) if config.fips_activated else []
+    if open_reasons:
+        state.add("CONF006", "medium", "openssl.cnf does not fail closed: " + "; ".join(open_reasons), where)
     if (config.seed or "").upper() == "JITTER" and seeded_by is None:
         state.add("CONF004", "high", "openssl.cnf asks for the JITTER seed source but libcrypto "
                       "was built without it", where)  # fmt: skip

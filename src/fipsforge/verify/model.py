@@ -79,6 +79,11 @@ class OpenSSLConfig(BaseModel):
     seed: str | None = None
     fips_section: dict[str, str] = Field(default_factory=dict)
     nodejs_conf: bool = False
+    config_diagnostics: bool = False
+    """`config_diagnostics = 1`: configuration errors are fatal where OpenSSL checks them."""
+    activated_before_fips: list[str] = Field(default_factory=list)
+    """Providers activated before fips: one of them turns off the default-provider fallback, so a fips
+    that fails to load leaves no algorithm rather than the default provider."""
 
 
 class VerifyReport(BaseModel):

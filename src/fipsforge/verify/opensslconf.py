@@ -99,7 +99,8 @@ def effective_config(tree: VirtualTree, env: dict[str, str], openssldir: str | N
     sections, files = parse(tree, path, env)
     default = sections[DEFAULT_SECTION]
     init_name = default.get("openssl_conf")
-    config = OpenSSLConfig(path=path, files=files, nodejs_conf="nodejs_conf" in default)
+    config = OpenSSLConfig(path=path, files=files, nodejs_conf="nodejs_conf" in default,
+                           config_diagnostics=_number(default.get("config_diagnostics")) > 0)  # fmt: skip
     init = sections.get(init_name, {}) if init_name else {}
     providers = sections.get(init.get("providers", ""), {}) if init else {}
     any_active = False
@@ -110,6 +111,8 @@ def effective_config(tree: VirtualTree, env: dict[str, str], openssldir: str | N
         if name == "fips" or section.get("module", "").endswith("fips.so"):
             config.fips_activated = config.fips_activated or active
             config.fips_section = dict(section)
+        elif active and not config.fips_section:
+            config.activated_before_fips.append(name)
         elif name == "default":
             config.default_activated = config.default_activated or active
         elif name == "base":
@@ -121,6 +124,27 @@ def effective_config(tree: VirtualTree, env: dict[str, str], openssldir: str | N
     random = sections.get(init.get("random", ""), {}) if init else {}
     config.seed = random.get("seed")
     return config
+
+
+def _number(value: str | None) -> int:
+    """A config number as OpenSSL's NCONF_get_number reads it (leading digits; 0 when there are none)."""
+    digits = re.match(r"\s*(\d+)", value or "")
+    return int(digits.group(1)) if digits else 0
+
+
+def fails_closed(config: OpenSSLConfig) -> list[str]:
+    """Why a configuration that activates fips would NOT fail closed (empty when it does).
+
+    OpenSSL skips a missing `.include` silently; if no provider was activated before fips, a fips that
+    cannot load leaves libcrypto to fall back to the default provider on the first fetch.
+    """
+    reasons = []
+    if not config.config_diagnostics:
+        reasons.append("no config_diagnostics = 1 (configuration errors are ignored)")
+    if not config.activated_before_fips:
+        reasons.append("no provider is activated before fips, so with fips_sect missing (fipsmodule.cnf "
+                       "removed) libcrypto falls back to the default provider")  # fmt: skip
+    return reasons
 
 
 def fips_sections(tree: VirtualTree, path: str) -> list[dict[str, str]]:

@@ -24,9 +24,10 @@ def _sections(text: str) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
 def test_hardened_config_enforces_fips_for_every_application() -> None:
     text = hardened_openssl_cnf()
     top, sections = _sections(text)
-    assert top == {"openssl_conf": "openssl_init", "nodejs_conf": "openssl_init"}
+    assert top == {"config_diagnostics": "1", "openssl_conf": "openssl_init", "nodejs_conf": "openssl_init"}
     assert ".include /usr/lib/ssl/fipsmodule.cnf" in text
-    assert sections["provider_sect"] == {"fips": "fips_sect", "base": "base_sect"}
+    # base first: its activation turns off the default-provider fallback before fips can fail to load
+    assert list(sections["provider_sect"].items()) == [("base", "base_sect"), ("fips", "fips_sect")]
     assert sections["base_sect"] == {"activate": "1"}
     assert sections["algorithm_sect"] == {"default_properties": "fips=yes"}
     assert sections["random_sect"] == {"seed": "JITTER"}

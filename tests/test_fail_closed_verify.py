@@ -1,0 +1,56 @@
+"""`fipsforge verify` flags an openssl.cnf that activates fips but does not fail closed (CONF006)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from fipsforge.stack.config import hardened_openssl_cnf
+from fipsforge.verify.analyze import verify_image
+from oci_fixtures import Entry, layer, write_layout
+
+FIPS_FIRST = "fips = fips_sect\nbase = base_sect"
+BASE_FIRST = "base = base_sect\nfips = fips_sect"
+DIAGNOSTICS = "config_diagnostics = 1\n"
+
+
+@pytest.fixture(scope="module")
+def libcrypto(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    if shutil.which("gcc") is None:
+        pytest.skip("gcc not installed")
+    work = tmp_path_factory.mktemp("libcrypto")
+    (work / "c.c").write_text('__attribute__((used)) static const char v[] = "OpenSSL 3.5.7 1 Dec 2026";\n')
+    subprocess.run(["gcc", "-shared", "-fPIC", "-Wl,-soname,libcrypto.so.3", "-o", str(work / "l.so"),
+                    str(work / "c.c")], check=True)  # fmt: skip
+    return (work / "l.so").read_bytes()
+
+
+def _conf006(tmp_path: Path, libcrypto: bytes, config: str) -> list[str]:
+    entries = [
+        Entry("usr/lib/x86_64-linux-gnu/libcrypto.so.3", data=libcrypto),
+        Entry("usr/lib/ssl/openssl.cnf", data=config.encode()),
+        Entry("usr/lib/ssl/fipsmodule.cnf", data=b"[fips_sect]\nactivate = 1\nmodule-mac = 01:02\n"),
+    ]
+    image = tmp_path / f"img{len(list(tmp_path.iterdir()))}"
+    write_layout(image, [layer(entries)])
+    return [f.message for f in verify_image(str(image), tmp_path).findings if f.rule_id == "CONF006"]
+
+
+def test_conf006_names_what_keeps_the_config_from_failing_closed(tmp_path: Path, libcrypto: bytes) -> None:
+    hardened = hardened_openssl_cnf()
+    assert BASE_FIRST in hardened and DIAGNOSTICS in hardened
+    assert _conf006(tmp_path, libcrypto, hardened) == []
+    # the configuration fipsforge shipped before: fips listed first, no diagnostics
+    old = hardened.replace(BASE_FIRST, FIPS_FIRST).replace(DIAGNOSTICS, "")
+    [message] = _conf006(tmp_path, libcrypto, old)
+    assert "no config_diagnostics = 1" in message and "no provider is activated before fips" in message
+    [message] = _conf006(tmp_path, libcrypto, hardened.replace(BASE_FIRST, FIPS_FIRST))
+    assert "config_diagnostics" not in message and "before fips" in message
+    [message] = _conf006(tmp_path, libcrypto, hardened.replace(DIAGNOSTICS, "config_diagnostics = 0\n"))
+    assert "no config_diagnostics = 1" in message and "before fips" not in message
+    # not a FIPS configuration at all: CONF001 says so, CONF006 has nothing to add
+    debian = "openssl_conf = init\n[init]\nproviders = p\n[p]\ndefault = d\n[d]\n# activate = 1\n"
+    assert _conf006(tmp_path, libcrypto, debian) == []

@@ -135,7 +135,10 @@ class Setup(BaseModel):
 Runner = Callable[[list[str], EntropyMode, Setup, bytes | None], SandboxResult]
 
 
-def _attempt_openssl(run: Runner, openssl: str, mode: EntropyMode, setup: Setup) -> Attempts:
+def _attempt_openssl(
+    run: Runner, openssl: str, mode: EntropyMode, setup: Setup, expect_refusal: bool
+) -> Attempts:
+    """One CLI run per operation; where refusal is expected, the first that works settles the case."""
     outcomes, calls, reasons, started = {}, 0, [], True
     for op, (args, answer) in OPENSSL_ATTEMPTS.items():
         result = run([openssl, *args], mode, setup, b"abc")
@@ -145,6 +148,8 @@ def _attempt_openssl(run: Runner, openssl: str, mode: EntropyMode, setup: Setup)
         started = started and "Startup failure" not in result.stderr
         if not worked:
             reasons.append(failure_reason(result.stderr))
+        elif expect_refusal:
+            break
     return Attempts(
         started=started, outcomes=outcomes, kernel_seeding_calls=calls, reason=reasons[-1] if reasons else ""
     )
@@ -163,11 +168,15 @@ def _attempt_script(run: Runner, argv: list[str], mode: EntropyMode, setup: Setu
     return Attempts(started=True, outcomes=outcomes, kernel_seeding_calls=calls, reason=reason)
 
 
-def _attempt_all(run: Runner, runtimes: Runtimes, mode: EntropyMode, setup: Setup) -> dict[str, Attempts]:
-    """Each runtime's attempts under one setup: the openssl CLI, Python, Node.js, as the image has them."""
+def _attempt_all(
+    run: Runner, runtimes: Runtimes, mode: EntropyMode, setup: Setup | None
+) -> dict[str, Attempts]:
+    """Each runtime's attempts under one variant's setup (None: the untampered control), for every runtime
+    the image has: the openssl CLI, Python, Node.js."""
+    expect_refusal, setup = setup is not None, setup or Setup()
     found: dict[str, Attempts] = {}
     if runtimes.openssl:
-        found["openssl"] = _attempt_openssl(run, runtimes.openssl, mode, setup)
+        found["openssl"] = _attempt_openssl(run, runtimes.openssl, mode, setup, expect_refusal)
     if runtimes.python:
         python_setup = setup
         if mode is EntropyMode.KERNEL_CUT_OFF:  # CPython cannot start without a kernel hash seed otherwise
@@ -260,9 +269,12 @@ def _case(
 
 
 def tamper_matrix(
-    image: UnpackedImage, runtimes: Runtimes, progress: Callable[[str], None] | None = None
+    image: UnpackedImage,
+    runtimes: Runtimes,
+    progress: Callable[[str], None] | None = None,
+    variants: list[Variant] = VARIANTS,
 ) -> list[CaseResult]:
-    """Every variant against every runtime in the image, in both modes, after the untampered control."""
+    """Every variant against every runtime in `runtimes`, in both modes, after the untampered control."""
     report = progress or (lambda _step: None)
     if runtimes.fips_module is None or runtimes.fips_module_config is None:
         return [CaseResult(id="tamper", group=TAMPER_GROUP, description="tamper matrix", mode=None, expect=None,
@@ -281,9 +293,9 @@ def tamper_matrix(
         controls = {}
         for mode in EntropyMode:
             report(f"tamper: {CONTROL} ({mode.value})")
-            controls[mode] = _attempt_all(run, runtimes, mode, Setup())
+            controls[mode] = _attempt_all(run, runtimes, mode, None)
             cases += [_case(None, name, mode, got, None) for name, got in controls[mode].items()]
-        for variant in VARIANTS:
+        for variant in variants:
             (scratch / variant.id).mkdir()
             try:
                 setup = _setup(variant, image.rootfs, runtimes, scratch / variant.id)

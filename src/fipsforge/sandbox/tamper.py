@@ -155,13 +155,20 @@ def _attempt_openssl(
     )
 
 
+def _start_failure(stderr: str) -> str:
+    """Why a runtime did not start: Node's failed assertion (it checks its CSPRNG at start and aborts with
+    a native stack trace), else OpenSSL's or CPython's own reason."""
+    assertion = re.search(r"Assertion failed: (.*)", stderr)
+    return assertion.group(1).strip() if assertion else failure_reason(stderr)
+
+
 def _attempt_script(run: Runner, argv: list[str], mode: EntropyMode, setup: Setup) -> Attempts:
     result = run(argv, mode, setup, None)
     calls = len([c for c in result.randomness_calls if c.crypto_relevant and not c.denied])
     lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
     if not lines:
         return Attempts(
-            started=False, outcomes={}, kernel_seeding_calls=calls, reason=failure_reason(result.stderr)
+            started=False, outcomes={}, kernel_seeding_calls=calls, reason=_start_failure(result.stderr)
         )
     outcomes = {k: str(v) for k, v in json.loads(lines[-1]).items() if k != "started"}
     reason = next((v.removeprefix("refused: ") for v in outcomes.values() if v != WORKED), "")

@@ -20,6 +20,16 @@ fips_stack: false
 entrypoint: ["/usr/bin/python3.13"]
 """
 
+# Debian's nodejs over the fipsforge stack: node links our libcrypto and reads openssl.cnf's nodejs_conf.
+NODE_SPEC = """
+name: test/node
+tag: fips
+packages: [base-files, nodejs, ca-certificates]
+exclude: [debconf, mawk]
+fips_stack: true
+entrypoint: ["/usr/bin/node"]
+"""
+
 
 class BuiltImage:
     def __init__(self, result: ImageResult, rootfs: Path) -> None:

@@ -21,7 +21,7 @@ from fipsforge.sandbox.probes import KERNEL_PATHS, node_probe, openssl_image_pro
 from fipsforge.sandbox.shims import GETRANDOM_TRACE, preload
 from fipsforge.sandbox.suite import CaseResult, RuntimeReport, Status, find_runtimes, run_suite
 from fipsforge.stack.check import openssl_probes, run_probe
-from image_fixtures import BuiltImage
+from image_fixtures import NODE_SPEC, BuiltImage
 from oci_fixtures import loopback_registry
 
 pytestmark = pytest.mark.slow
@@ -107,7 +107,10 @@ def test_junit_file_parses(openssl_cli: tuple[int, RuntimeReport, Path]) -> None
     root = ET.parse(junit).getroot()
     cases = root.findall(".//testcase")
     assert len(cases) == len(report.cases) and root.get("failures") == "0"
-    assert len(root.findall(".//testcase/skipped")) == 2 and not root.findall(".//testcase/failure")
+    # skipped: python and node absent; the tamper matrix's risks (an operator's setting wins) are shown so too
+    assert len(root.findall(".//testcase/skipped")) == 2 + len(report.risks) and report.risks
+    assert len(root.findall(".//testcase/skipped[@type='risk']")) == len(report.risks)
+    assert not root.findall(".//testcase/failure")
     assert {suite.get("name") for suite in root.iter("testsuite")} == {case.group for case in report.cases}
 
 
@@ -210,16 +213,6 @@ def test_registry_and_docker_archive_inputs(openssl_image: BuiltImage, tmp_path:
     assert find_runtimes(from_registry).fips_module == "/usr/lib/x86_64-linux-gnu/ossl-modules/fips.so"
     rand = next(probe for probe in openssl_probes() if probe.id == "rand")
     assert run_probe(from_registry.rootfs, {}, rand).passed  # the pulled image seeds without the kernel
-
-
-NODE_SPEC = """
-name: test/node
-tag: fips
-packages: [base-files, nodejs, ca-certificates]
-exclude: [debconf, mawk]
-fips_stack: true
-entrypoint: ["/usr/bin/node"]
-"""
 
 
 def test_node_is_fips_through_nodejs_conf(tmp_path: Path) -> None:

@@ -38,6 +38,7 @@ TAMPER_GROUP = "tamper matrix: a changed FIPS configuration must refuse crypto"
 CONTROL = "untampered"
 OPERATIONS = ("md5", "sha256", "rand")
 WORKED = "worked"
+OPENSSL_UPSTREAM = OPENSSL_VERSION.split("-")[0]
 
 PYTHON_ATTEMPTS = """
 import json
@@ -73,9 +74,73 @@ OPENSSL_ATTEMPTS = {
 }
 
 
+class Setup(BaseModel):
+    """How a variant is laid over the image in the sandbox."""
+
+    binds: dict[Path, str] = {}
+    env: dict[str, str] = {}
+
+
+class Target(BaseModel):
+    """The image being tampered with: its rootfs, where its FIPS files are, and a scratch directory."""
+
+    rootfs: Path
+    fips_module: str
+    fips_module_config: str
+    scratch: Path
+
+
+def _copy_without(rootfs: Path, path: str, dest: Path) -> tuple[Path, str]:
+    """A copy of the directory holding `path` (inside the image) without that file, to bind over it."""
+    directory = str(Path(path).parent)
+    shutil.copytree(rootfs / directory.lstrip("/"), dest, symlinks=True)
+    (dest / Path(path).name).unlink()
+    return dest, directory
+
+
+def _wrong_mac(text: str) -> str:
+    """The same fipsmodule.cnf with the module-mac's last hex digit changed."""
+
+    def flip(match: re.Match[str]) -> str:
+        value = match.group(2)
+        return match.group(1) + value[:-1] + ("0" if value[-1] != "0" else "1")
+
+    changed, count = re.subn(r"^(\s*module-mac\s*=\s*)(\S+)", flip, text, count=1, flags=re.MULTILINE)
+    if count != 1:
+        raise FipsforgeError("fipsmodule.cnf: no module-mac line to change")
+    return changed
+
+
+def _fipsmodule_missing(target: Target) -> Setup:
+    directory, inside = _copy_without(target.rootfs, target.fips_module_config, target.scratch / "ssl")
+    return Setup(binds={directory: inside})
+
+
+def _fipsmodule_changed(target: Target, change: Callable[[str], str]) -> Setup:
+    changed = target.scratch / "fipsmodule.cnf"
+    changed.write_text(change((target.rootfs / target.fips_module_config.lstrip("/")).read_text()))
+    return Setup(binds={changed: target.fips_module_config})
+
+
+def _stock_openssl_cnf(_target: Target) -> Setup:
+    stock = debian_package_tree("openssl", OPENSSL_UPSTREAM) / "etc/ssl/openssl.cnf"
+    return Setup(binds={stock: f"{OPENSSLDIR}/openssl.cnf"})
+
+
+def _debian_fips_so(target: Target) -> Setup:
+    debian = debian_package_tree("openssl-provider-fips", OPENSSL_UPSTREAM)
+    module = next(debian.glob("usr/lib/*/ossl-modules/fips.so"), None)
+    if module is None:
+        raise FipsforgeError(
+            f"openssl-provider-fips {OPENSSL_UPSTREAM}: no ossl-modules/fips.so in the package"
+        )
+    return Setup(binds={module: target.fips_module})
+
+
 class Variant(BaseModel):
     id: str
     description: str
+    setup: Callable[[Target], Setup]
     refusable: bool = True
     """False when nothing inside the image can refuse it: `risk`, not `failed`, when it is not refused."""
     guard: str = ""
@@ -83,20 +148,26 @@ class Variant(BaseModel):
 
 
 VARIANTS = [
-    Variant(id="fipsmodule-missing", description="fipsmodule.cnf removed (a layer or a volume over the directory)"),
-    Variant(id="fipsmodule-wrong-mac", description="fipsmodule.cnf with a wrong module-mac"),
+    Variant(id="fipsmodule-missing", description="fipsmodule.cnf removed (a layer or a volume over the directory)",
+            setup=_fipsmodule_missing),
+    Variant(id="fipsmodule-wrong-mac", description="fipsmodule.cnf with a wrong module-mac",
+            setup=lambda target: _fipsmodule_changed(target, _wrong_mac)),
     Variant(id="fipsmodule-unparsable", description="fipsmodule.cnf with a line OpenSSL cannot parse",
+            setup=lambda target: _fipsmodule_changed(target, lambda text: text + "this line has no equals sign\n"),
             refusable=False,
             guard="OpenSSL discards a configuration it cannot parse as a whole, base activation included, and "
                   "falls back to the default provider; no configuration refuses that (verify checks the file)"),
     Variant(id="stock-openssl-cnf", description="openssl.cnf replaced by Debian's stock one (a ConfigMap mount)",
-            refusable=False,
+            setup=_stock_openssl_cnf, refusable=False,
             guard="a file mounted over openssl.cnf replaces the image's configuration; evidence flags volumes "
                   f"mounted over {OPENSSLDIR} and /etc/ssl"),
-    Variant(id="openssl-conf-dev-null", description="OPENSSL_CONF=/dev/null in the environment", refusable=False,
+    Variant(id="openssl-conf-dev-null", description="OPENSSL_CONF=/dev/null in the environment",
+            setup=lambda _target: Setup(env={"OPENSSL_CONF": "/dev/null"}), refusable=False,
             guard="OPENSSL_CONF set by the operator replaces the image's configuration; evidence flags it"),
-    Variant(id="openssl-modules-elsewhere", description="OPENSSL_MODULES pointing at a directory without fips.so"),
-    Variant(id="debian-fips-so", description="fips.so replaced by Debian's own (openssl-provider-fips)"),
+    Variant(id="openssl-modules-elsewhere", description="OPENSSL_MODULES pointing at a directory without fips.so",
+            setup=lambda _target: Setup(env={"OPENSSL_MODULES": "/tmp"})),
+    Variant(id="debian-fips-so", description="fips.so replaced by Debian's own (openssl-provider-fips)",
+            setup=_debian_fips_so),
 ]  # fmt: skip
 
 
@@ -123,13 +194,6 @@ class Attempts(BaseModel):
             return f"refused at start ({self.reason})"
         parts = [f"{op} {'WORKED' if value == WORKED else 'refused'}" for op, value in self.outcomes.items()]
         return ", ".join(parts) + (f" ({self.reason})" if self.refused else "")
-
-
-class Setup(BaseModel):
-    """How a variant is laid over the image in the sandbox."""
-
-    binds: dict[Path, str] = {}
-    env: dict[str, str] = {}
 
 
 Runner = Callable[[list[str], EntropyMode, Setup, bytes | None], SandboxResult]
@@ -194,60 +258,6 @@ def _attempt_all(
     return found
 
 
-def _copy_without(rootfs: Path, path: str, dest: Path) -> tuple[Path, str]:
-    """A copy of the directory holding `path` (inside the image) without that file, to bind over it."""
-    directory = str(Path(path).parent)
-    shutil.copytree(rootfs / directory.lstrip("/"), dest, symlinks=True)
-    (dest / Path(path).name).unlink()
-    return dest, directory
-
-
-def _wrong_mac(text: str) -> str:
-    """The same fipsmodule.cnf with the module-mac's last hex digit changed."""
-
-    def flip(match: re.Match[str]) -> str:
-        value = match.group(2)
-        return match.group(1) + value[:-1] + ("0" if value[-1] != "0" else "1")
-
-    changed, count = re.subn(r"^(\s*module-mac\s*=\s*)(\S+)", flip, text, count=1, flags=re.MULTILINE)
-    if count != 1:
-        raise FipsforgeError("fipsmodule.cnf: no module-mac line to change")
-    return changed
-
-
-def _setup(variant: Variant, rootfs: Path, runtimes: Runtimes, scratch: Path) -> Setup:
-    """Binds and environment that lay `variant` over the image (its files written under `scratch`)."""
-    assert runtimes.fips_module is not None and runtimes.fips_module_config is not None
-    fipsmodule = runtimes.fips_module_config
-    upstream = OPENSSL_VERSION.split("-")[0]
-    if variant.id == "fipsmodule-missing":
-        directory, target = _copy_without(rootfs, fipsmodule, scratch / "ssl")
-        return Setup(binds={directory: target})
-    if variant.id in ("fipsmodule-wrong-mac", "fipsmodule-unparsable"):
-        text = (rootfs / fipsmodule.lstrip("/")).read_text()
-        changed = (
-            _wrong_mac(text)
-            if variant.id == "fipsmodule-wrong-mac"
-            else text + "this line has no equals sign\n"
-        )
-        (scratch / "fipsmodule.cnf").write_text(changed)
-        return Setup(binds={scratch / "fipsmodule.cnf": fipsmodule})
-    if variant.id == "stock-openssl-cnf":
-        stock = debian_package_tree("openssl", upstream) / "etc/ssl/openssl.cnf"
-        return Setup(binds={stock: f"{OPENSSLDIR}/openssl.cnf"})
-    if variant.id == "openssl-conf-dev-null":
-        return Setup(env={"OPENSSL_CONF": "/dev/null"})
-    if variant.id == "openssl-modules-elsewhere":
-        return Setup(env={"OPENSSL_MODULES": "/tmp"})
-    if variant.id == "debian-fips-so":
-        debian = debian_package_tree("openssl-provider-fips", upstream)
-        module = next(debian.glob("usr/lib/*/ossl-modules/fips.so"), None)
-        if module is None:
-            raise FipsforgeError(f"openssl-provider-fips {upstream}: no ossl-modules/fips.so in the package")
-        return Setup(binds={module: runtimes.fips_module})
-    raise FipsforgeError(f"tamper variant {variant.id}: no setup")
-
-
 def _case(
     variant: Variant | None, runtime: str, mode: EntropyMode, got: Attempts, control: Attempts | None
 ) -> CaseResult:
@@ -305,7 +315,9 @@ def tamper_matrix(
         for variant in variants:
             (scratch / variant.id).mkdir()
             try:
-                setup = _setup(variant, image.rootfs, runtimes, scratch / variant.id)
+                target = Target(rootfs=image.rootfs, fips_module=runtimes.fips_module,
+                                fips_module_config=runtimes.fips_module_config, scratch=scratch / variant.id)  # fmt: skip
+                setup = variant.setup(target)
             except FipsforgeError as error:
                 cases.append(CaseResult(id=f"tamper-{variant.id}", group=TAMPER_GROUP, variant=variant.id,
                                         description=variant.description, mode=None, expect=Expectation.REFUSED,

@@ -28,15 +28,26 @@ def libcrypto(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     return (work / "l.so").read_bytes()
 
 
-def _conf006(tmp_path: Path, libcrypto: bytes, config: str) -> list[str]:
+FIPSMODULE = "[fips_sect]\nactivate = 1\nmodule-mac = 01:02\n"
+
+
+def _findings(
+    tmp_path: Path, libcrypto: bytes, config: str, rule: str, fipsmodule: str = FIPSMODULE
+) -> list[str]:
     entries = [
         Entry("usr/lib/x86_64-linux-gnu/libcrypto.so.3", data=libcrypto),
         Entry("usr/lib/ssl/openssl.cnf", data=config.encode()),
-        Entry("usr/lib/ssl/fipsmodule.cnf", data=b"[fips_sect]\nactivate = 1\nmodule-mac = 01:02\n"),
+        Entry("usr/lib/ssl/fipsmodule.cnf", data=fipsmodule.encode()),
     ]
     image = tmp_path / f"img{len(list(tmp_path.iterdir()))}"
     write_layout(image, [layer(entries)])
-    return [f.message for f in verify_image(str(image), tmp_path).findings if f.rule_id == "CONF006"]
+    return [
+        f"{f.severity}: {f.message}" for f in verify_image(str(image), tmp_path).findings if f.rule_id == rule
+    ]
+
+
+def _conf006(tmp_path: Path, libcrypto: bytes, config: str) -> list[str]:
+    return _findings(tmp_path, libcrypto, config, "CONF006")
 
 
 def test_conf006_names_what_keeps_the_config_from_failing_closed(tmp_path: Path, libcrypto: bytes) -> None:
@@ -54,3 +65,14 @@ def test_conf006_names_what_keeps_the_config_from_failing_closed(tmp_path: Path,
     # not a FIPS configuration at all: CONF001 says so, CONF006 has nothing to add
     debian = "openssl_conf = init\n[init]\nproviders = p\n[p]\ndefault = d\n[d]\n# activate = 1\n"
     assert _conf006(tmp_path, libcrypto, debian) == []
+
+
+def test_conf007_an_unparsable_fipsmodule_cnf_is_the_default_provider(
+    tmp_path: Path, libcrypto: bytes
+) -> None:
+    """OpenSSL drops a configuration it cannot parse as a whole, base activation included: nothing in the
+    configuration can refuse that at run time (the tamper matrix reports it as a risk), so verify must."""
+    broken = FIPSMODULE + "this line has no equals sign\n"
+    [message] = _findings(tmp_path, libcrypto, hardened_openssl_cnf(), "CONF007", fipsmodule=broken)
+    assert message.startswith("high: ") and "/usr/lib/ssl/fipsmodule.cnf:4" in message
+    assert _findings(tmp_path, libcrypto, hardened_openssl_cnf(), "CONF007") == []

@@ -46,13 +46,14 @@ def _unpack(image: BuiltImage, tmp: Path) -> UnpackedImage:
     return unpack_image(str(image.layout), tmp)
 
 
-def _with_old_config(image: UnpackedImage, tmp: Path) -> UnpackedImage:
-    """A hard-linked copy of the rootfs whose openssl.cnf is the old, fips-first one."""
+def _with_old_config(image: UnpackedImage, tmp: Path, drop: str = "") -> UnpackedImage:
+    """A hard-linked copy of the rootfs whose openssl.cnf is the old, fips-first one (less `drop`)."""
     rootfs = tmp / "old-config-rootfs"
     shutil.copytree(image.rootfs, rootfs, symlinks=True, copy_function=os.link)
     config = rootfs / "usr/lib/ssl/openssl.cnf"
     config.unlink()
-    config.write_text(OLD_CONFIG)
+    assert drop in OLD_CONFIG
+    config.write_text(OLD_CONFIG.replace(drop, ""))
     return image.model_copy(update={"rootfs": rootfs})
 
 
@@ -169,7 +170,11 @@ def test_node_refuses_at_start(node_image: UnpackedImage, tmp_path: Path) -> Non
         for variant in ("fipsmodule-missing", "fipsmodule-wrong-mac", "debian-fips-so"):
             assert found[(variant, mode)].detail.startswith("refused at start"), found[(variant, mode)].detail
         assert "CSPRNG" in found[("fipsmodule-wrong-mac", mode)].detail
-    # negative control: the old config lets Node fall back to the default provider without fipsmodule.cnf
-    old = _with_old_config(node_image, tmp_path)
+    # Node checks the result of loading the configuration itself, so it refused a missing fipsmodule.cnf
+    # even with the old, fips-first configuration. Negative control: without the nodejs_conf line Node
+    # ignores openssl.cnf altogether, runs on the default provider, and the same case fails.
+    old = _with_old_config(node_image, tmp_path, drop="nodejs_conf = openssl_init\n")
     control = _by_variant(_runtime_matrix(old, "node", [MISSING]))
-    assert control[("fipsmodule-missing", EntropyMode.NORMAL)].status is Status.FAILED
+    for mode in EntropyMode:
+        assert control[("fipsmodule-missing", mode)].status is Status.FAILED
+        assert control[("fipsmodule-missing", mode)].detail.startswith("NOT refused: md5 WORKED")

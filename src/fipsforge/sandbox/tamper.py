@@ -156,7 +156,7 @@ VARIANTS = [
             setup=lambda target: _fipsmodule_changed(target, lambda text: text + "this line has no equals sign\n"),
             refusable=False,
             guard="OpenSSL discards a configuration it cannot parse as a whole, base activation included, and "
-                  "falls back to the default provider; no configuration refuses that (verify checks the file)"),
+                  "falls back to the default provider; no configuration refuses that (verify flags it: CONF007)"),
     Variant(id="stock-openssl-cnf", description="openssl.cnf replaced by Debian's stock one (a ConfigMap mount)",
             setup=_stock_openssl_cnf, refusable=False,
             guard="a file mounted over openssl.cnf replaces the image's configuration; evidence flags volumes "

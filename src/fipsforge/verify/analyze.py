@@ -268,6 +268,10 @@ def _openssl(state: _State, config: OpenSSLConfig | None) -> None:
         state.add("CONF005", "high", "no openssl.cnf found: OpenSSL runs with the default provider", "")
         return
     where = config.path
+    if config.parse_errors:
+        state.add("CONF007", "high", "OpenSSL cannot parse the configuration (a line without '=' at "
+                  f"{', '.join(config.parse_errors)}): it discards all of it and runs on the default provider",
+                  where)  # fmt: skip
     if not config.fips_activated:
         state.add("CONF001", "high", "openssl.cnf does not activate the FIPS provider", where)
     if config.default_activated and not opensslconf.properties_require_fips(config.default_properties):

@@ -81,6 +81,8 @@ class OpenSSLConfig(BaseModel):
     nodejs_conf: bool = False
     config_diagnostics: bool = False
     """`config_diagnostics = 1`: configuration errors are fatal where OpenSSL checks them."""
+    parse_errors: list[str] = Field(default_factory=list)
+    """`file:line` of lines OpenSSL cannot parse: it then discards the whole configuration."""
     activated_before_fips: list[str] = Field(default_factory=list)
     """Providers activated before fips: one of them turns off the default-provider fallback, so a fips
     that fails to load leaves no algorithm rather than the default provider."""

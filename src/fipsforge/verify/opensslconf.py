@@ -21,25 +21,31 @@ def parse(
     env: dict[str, str],
     sections: Sections | None = None,
     files: list[str] | None = None,
+    errors: list[str] | None = None,
 ) -> tuple[Sections, list[str]]:
-    """Sections of the config at `path` (inside the image) and every file read, includes included."""
+    """Sections of the config at `path` (inside the image) and every file read, includes included.
+
+    Lines OpenSSL's parser rejects (no `=`) are appended to `errors` as `file:line`.
+    """
     sections = sections if sections is not None else {DEFAULT_SECTION: {}}
     files = files if files is not None else []
+    errors = errors if errors is not None else []
     if len(files) >= MAX_INCLUDES:
         return sections, files
     node = tree.lookup(path)
     if node is not None and node.children is not None:  # an included directory: its *.cnf / *.conf files
         for name in tree.listdir(path):
             if name.endswith((".cnf", ".conf")):
-                parse(tree, f"{path.rstrip('/')}/{name}", env, sections, files)
+                parse(tree, f"{path.rstrip('/')}/{name}", env, sections, files, errors)
         return sections, files
     data = tree.read_bytes(path)
     if data is None:
         return sections, files
-    files.append("/" + tree.realpath(path))
+    here = "/" + tree.realpath(path)
+    files.append(here)
     current = DEFAULT_SECTION
     directory = path.rsplit("/", 1)[0] if "/" in path.strip("/") else ""
-    for raw in data.decode("utf-8", "replace").splitlines():
+    for number, raw in enumerate(data.decode("utf-8", "replace").splitlines(), 1):
         line = _strip_comment(raw).strip()
         if not line:
             continue
@@ -48,7 +54,7 @@ def parse(
             target = include.group(1).strip().strip('"')
             if not target.startswith("/"):
                 target = f"{directory}/{target}"
-            parse(tree, target, env, sections, files)
+            parse(tree, target, env, sections, files, errors)
             continue
         if line.startswith(".pragma"):
             continue
@@ -58,7 +64,9 @@ def parse(
             sections.setdefault(current, {})
             continue
         key, sep, value = line.partition("=")
-        if sep:
+        if not sep:
+            errors.append(f"{here}:{number}")
+        else:
             section = sections.setdefault(current, {})
             section[key.strip()] = _expand(value.strip().strip('"'), section, sections, env)
     return sections, files
@@ -96,10 +104,11 @@ def effective_config(tree: VirtualTree, env: dict[str, str], openssldir: str | N
     path = next((c for c in candidates if tree.read_bytes(c) is not None), None)
     if path is None:
         return OpenSSLConfig(path=None, default_activated=True)
-    sections, files = parse(tree, path, env)
+    errors: list[str] = []
+    sections, files = parse(tree, path, env, errors=errors)
     default = sections[DEFAULT_SECTION]
     init_name = default.get("openssl_conf")
-    config = OpenSSLConfig(path=path, files=files, nodejs_conf="nodejs_conf" in default,
+    config = OpenSSLConfig(path=path, files=files, nodejs_conf="nodejs_conf" in default, parse_errors=errors,
                            config_diagnostics=_number(default.get("config_diagnostics")) > 0)  # fmt: skip
     init = sections.get(init_name, {}) if init_name else {}
     providers = sections.get(init.get("providers", ""), {}) if init else {}
@@ -111,9 +120,10 @@ def effective_config(tree: VirtualTree, env: dict[str, str], openssldir: str | N
         if name == "fips" or section.get("module", "").endswith("fips.so"):
             config.fips_activated = config.fips_activated or active
             config.fips_section = dict(section)
-        elif active and not config.fips_section:
+            continue
+        if active and not config.fips_section:
             config.activated_before_fips.append(name)
-        elif name == "default":
+        if name == "default":
             config.default_activated = config.default_activated or active
         elif name == "base":
             config.base_activated = config.base_activated or active

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from fipsforge.stack.build import StackBuild, build_stack
-from image_fixtures import openssl_image, plain_python_image, python_image  # noqa: F401
+from image_fixtures import node_image, openssl_image, plain_python_image, python_image  # noqa: F401
 
 
 @pytest.fixture(scope="session")

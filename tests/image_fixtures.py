@@ -66,3 +66,9 @@ def openssl_image(tmp_path_factory: pytest.TempPathFactory) -> BuiltImage:
 @pytest.fixture(scope="session")
 def python_image(tmp_path_factory: pytest.TempPathFactory) -> BuiltImage:
     return _build(tmp_path_factory.mktemp("images"), "python")
+
+
+@pytest.fixture(scope="session")
+def node_image(tmp_path_factory: pytest.TempPathFactory) -> BuiltImage:
+    """Debian's nodejs over the fipsforge stack (Node links our libcrypto)."""
+    return _build(tmp_path_factory.mktemp("images"), "node", NODE_SPEC)

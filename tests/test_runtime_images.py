@@ -11,8 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from fipsforge.image.build import build_image
-from fipsforge.image.spec import parse_spec
 from fipsforge.oci.push import push_layout
 from fipsforge.oci.unpack import unpack_image
 from fipsforge.oci.writer import write_docker_archive
@@ -21,7 +19,7 @@ from fipsforge.sandbox.probes import KERNEL_PATHS, node_probe, openssl_image_pro
 from fipsforge.sandbox.shims import GETRANDOM_TRACE, preload
 from fipsforge.sandbox.suite import CaseResult, RuntimeReport, Status, find_runtimes, run_suite
 from fipsforge.stack.check import openssl_probes, run_probe
-from image_fixtures import NODE_SPEC, BuiltImage
+from image_fixtures import BuiltImage
 from oci_fixtures import loopback_registry
 
 pytestmark = pytest.mark.slow
@@ -215,12 +213,11 @@ def test_registry_and_docker_archive_inputs(openssl_image: BuiltImage, tmp_path:
     assert run_probe(from_registry.rootfs, {}, rand).passed  # the pulled image seeds without the kernel
 
 
-def test_node_is_fips_through_nodejs_conf(tmp_path: Path) -> None:
+def test_node_is_fips_through_nodejs_conf(node_image: BuiltImage, tmp_path: Path) -> None:
     """Debian's node over the fipsforge stack: node reads the `nodejs_conf` section of openssl.cnf, which our
     openssl.cnf points at the FIPS initialisation, so the node probe passes in both modes. Control: the same
     image with that one line removed loads OpenSSL's default provider (MD5 and X25519 work)."""
-    result = build_image(parse_spec(NODE_SPEC, "node"), NODE_SPEC, tmp_path / "node-oci")
-    image = unpack_image(str(result.layout), tmp_path / "node")
+    image = unpack_image(str(node_image.layout), tmp_path / "node")
     node = find_runtimes(image).node
     assert node == "/usr/bin/node"
     probe = node_probe(node)

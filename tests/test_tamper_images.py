@@ -15,15 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from fipsforge.image.build import build_image
-from fipsforge.image.spec import parse_spec
 from fipsforge.oci.unpack import UnpackedImage, unpack_image
 from fipsforge.sandbox import EntropyMode
 from fipsforge.sandbox.junit import junit_xml
 from fipsforge.sandbox.suite import CaseResult, RuntimeReport, Runtimes, Status, find_runtimes
 from fipsforge.sandbox.tamper import VARIANTS, Variant, tamper_matrix
 from fipsforge.stack.config import hardened_openssl_cnf
-from image_fixtures import NODE_SPEC, BuiltImage
+from image_fixtures import BuiltImage
 
 pytestmark = pytest.mark.slow
 
@@ -157,15 +155,9 @@ def test_python_with_the_old_config_computes_md5(python_image: BuiltImage, tmp_p
         assert "md5 WORKED, sha256 WORKED, rand WORKED" in found[("fipsmodule-missing", mode)].detail
 
 
-@pytest.fixture(scope="module")
-def node_image(tmp_path_factory: pytest.TempPathFactory) -> UnpackedImage:
-    tmp = tmp_path_factory.mktemp("tamper-node")
-    result = build_image(parse_spec(NODE_SPEC, "node"), NODE_SPEC, tmp / "node-oci")
-    return unpack_image(str(result.layout), tmp / "node")
-
-
-def test_node_refuses_at_start(node_image: UnpackedImage, tmp_path: Path) -> None:
-    found = _assert_matrix_holds(_runtime_matrix(node_image, "node"), "node")
+def test_node_refuses_at_start(node_image: BuiltImage, tmp_path: Path) -> None:
+    image = _unpack(node_image, tmp_path / "img")
+    found = _assert_matrix_holds(_runtime_matrix(image, "node"), "node")
     for mode in EntropyMode:
         for variant in ("fipsmodule-missing", "fipsmodule-wrong-mac", "debian-fips-so"):
             assert found[(variant, mode)].detail.startswith("refused at start"), found[(variant, mode)].detail
@@ -173,7 +165,7 @@ def test_node_refuses_at_start(node_image: UnpackedImage, tmp_path: Path) -> Non
     # Node checks the result of loading the configuration itself, so it refused a missing fipsmodule.cnf
     # even with the old, fips-first configuration. Negative control: without the nodejs_conf line Node
     # ignores openssl.cnf altogether, runs on the default provider, and the same case fails.
-    old = _with_old_config(node_image, tmp_path, drop="nodejs_conf = openssl_init\n")
+    old = _with_old_config(image, tmp_path, drop="nodejs_conf = openssl_init\n")
     control = _by_variant(_runtime_matrix(old, "node", [MISSING]))
     for mode in EntropyMode:
         assert control[("fipsmodule-missing", mode)].status is Status.FAILED

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 
@@ -11,7 +12,7 @@ from fipsforge.sandbox import EntropyMode
 from fipsforge.sandbox.cli import print_table
 from fipsforge.sandbox.junit import junit_xml
 from fipsforge.sandbox.suite import RuntimeReport, Runtimes, Status
-from fipsforge.sandbox.tamper import VARIANTS, WORKED, Attempts, _case, _wrong_mac
+from fipsforge.sandbox.tamper import VARIANTS, WORKED, Attempts, _case, _real_path, _wrong_mac
 
 NORMAL = EntropyMode.NORMAL
 REFUSED = "refused: inner_evp_generic_fetch: unsupported"
@@ -114,3 +115,14 @@ def test_risk_is_named_in_json_junit_and_table_and_does_not_fail(capsys: pytest.
     report.cases[2] = _case(VARIANT["openssl-conf-dev-null"], "openssl", NORMAL, NOTHING, FIPS)
     print_table(report)
     assert "risk:" not in capsys.readouterr().out and not report.risks
+
+
+def test_binds_name_the_real_file_behind_debian_symlinks(tmp_path: Path) -> None:
+    (tmp_path / "etc/ssl").mkdir(parents=True)
+    (tmp_path / "etc/ssl/openssl.cnf").write_text("stock")
+    (tmp_path / "usr/lib/ssl").mkdir(parents=True)
+    (tmp_path / "usr/lib/ssl/openssl.cnf").symlink_to("/etc/ssl/openssl.cnf")
+    (tmp_path / "usr/lib/ssl/fipsmodule.cnf").symlink_to("../../../etc/ssl/fipsmodule.cnf")
+    assert _real_path(tmp_path, "/usr/lib/ssl/openssl.cnf") == "/etc/ssl/openssl.cnf"
+    assert _real_path(tmp_path, "/usr/lib/ssl/fipsmodule.cnf") == "/etc/ssl/fipsmodule.cnf"
+    assert _real_path(tmp_path, "/etc/ssl/openssl.cnf") == "/etc/ssl/openssl.cnf"  # not a link: unchanged

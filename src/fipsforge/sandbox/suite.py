@@ -2,7 +2,7 @@
 
 The image is unpacked safely (`fipsforge.oci.unpack`), the probes that apply to what it contains are run
 with the kernel's entropy present and cut off, and every getrandom call and /dev/*random open is kept
-with the library that made it. Three more kinds of case sit beside the probes:
+with the library that made it. Four more kinds of case sit beside the probes:
 
 - kernel independence: per mode, no crypto-relevant request for kernel randomness (DRBG seeding);
 - kernel-dependent paths: Python's own kernel-randomness paths (os.urandom, secrets, SystemRandom, the

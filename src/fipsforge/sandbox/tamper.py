@@ -17,6 +17,7 @@ never a failed exit code, named in every report. `fipsforge evidence` flags thos
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import tempfile
@@ -111,6 +112,18 @@ def _wrong_mac(text: str) -> str:
     return changed
 
 
+def _real_path(rootfs: Path, path: str) -> str:
+    """`path` inside the image with a final symlink followed inside the image: a bind must name the file
+    itself (Debian links /usr/lib/ssl/openssl.cnf to /etc/ssl/openssl.cnf)."""
+    for _ in range(8):
+        link = rootfs / path.lstrip("/")
+        if not link.is_symlink():
+            break
+        pointed = os.readlink(link)
+        path = pointed if pointed.startswith("/") else os.path.normpath(f"{Path(path).parent}/{pointed}")
+    return path
+
+
 def _fipsmodule_missing(target: Target) -> Setup:
     directory, inside = _copy_without(target.rootfs, target.fips_module_config, target.scratch / "ssl")
     return Setup(binds={directory: inside})
@@ -119,12 +132,12 @@ def _fipsmodule_missing(target: Target) -> Setup:
 def _fipsmodule_changed(target: Target, change: Callable[[str], str]) -> Setup:
     changed = target.scratch / "fipsmodule.cnf"
     changed.write_text(change((target.rootfs / target.fips_module_config.lstrip("/")).read_text()))
-    return Setup(binds={changed: target.fips_module_config})
+    return Setup(binds={changed: _real_path(target.rootfs, target.fips_module_config)})
 
 
-def _stock_openssl_cnf(_target: Target) -> Setup:
+def _stock_openssl_cnf(target: Target) -> Setup:
     stock = debian_package_tree("openssl", OPENSSL_UPSTREAM) / "etc/ssl/openssl.cnf"
-    return Setup(binds={stock: f"{OPENSSLDIR}/openssl.cnf"})
+    return Setup(binds={stock: _real_path(target.rootfs, f"{OPENSSLDIR}/openssl.cnf")})
 
 
 def _debian_fips_so(target: Target) -> Setup:
@@ -300,9 +313,13 @@ def tamper_matrix(
 
     def run(argv: list[str], mode: EntropyMode, setup: Setup, stdin: bytes | None) -> SandboxResult:
         env = {**image.config.env, **trace_env, **setup.env}
-        return run_sandboxed(
+        result = run_sandboxed(
             image.rootfs, argv, mode=mode, binds={**trace_binds, **setup.binds}, env=env, stdin=stdin
         )
+        sandbox_error = re.search(r"^bwrap: .*$", result.stderr, re.MULTILINE)
+        if sandbox_error:  # the variant was never laid over the image: its "refusal" would prove nothing
+            raise FipsforgeError(f"sandbox: {sandbox_error.group(0)}")
+        return result
 
     cases: list[CaseResult] = []
     with tempfile.TemporaryDirectory(prefix="fipsforge-tamper-") as scratch_dir:
@@ -325,6 +342,15 @@ def tamper_matrix(
                 continue
             for mode in EntropyMode:
                 report(f"tamper: {variant.id} ({mode.value})")
-                for name, got in _attempt_all(run, runtimes, mode, setup).items():
-                    cases.append(_case(variant, name, mode, got, controls[mode].get(name)))
+                try:
+                    attempts = _attempt_all(run, runtimes, mode, setup)
+                except FipsforgeError as error:
+                    cases.append(CaseResult(id=f"tamper-{variant.id}", group=TAMPER_GROUP, variant=variant.id,
+                                            description=variant.description, mode=mode, expect=Expectation.REFUSED,
+                                            status=Status.FAILED, detail=f"not laid over the image: {error}"))  # fmt: skip
+                    continue
+                cases += [
+                    _case(variant, name, mode, got, controls[mode].get(name))
+                    for name, got in attempts.items()
+                ]
     return cases

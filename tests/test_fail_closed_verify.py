@@ -10,7 +10,8 @@ import pytest
 
 from fipsforge.stack.config import hardened_openssl_cnf
 from fipsforge.verify.analyze import verify_image
-from oci_fixtures import Entry, layer, write_layout
+from image_fixtures import BuiltImage
+from oci_fixtures import Entry, extend_layout, layer, write_layout
 
 FIPS_FIRST = "fips = fips_sect\nbase = base_sect"
 BASE_FIRST = "base = base_sect\nfips = fips_sect"
@@ -76,3 +77,25 @@ def test_conf007_an_unparsable_fipsmodule_cnf_is_the_default_provider(
     [message] = _findings(tmp_path, libcrypto, hardened_openssl_cnf(), "CONF007", fipsmodule=broken)
     assert message.startswith("high: ") and "/usr/lib/ssl/fipsmodule.cnf:4" in message
     assert _findings(tmp_path, libcrypto, hardened_openssl_cnf(), "CONF007") == []
+
+
+@pytest.mark.slow
+def test_verify_flags_the_openssl_image_with_a_config_that_does_not_fail_closed(
+    openssl_image: BuiltImage, tmp_path: Path
+) -> None:
+    assert not {"CONF006", "CONF007"} & {
+        f.rule_id for f in verify_image(f"oci:{openssl_image.layout}", tmp_path).findings
+    }
+    old = hardened_openssl_cnf().replace(BASE_FIRST, FIPS_FIRST).replace(DIAGNOSTICS, "")
+    extend_layout(
+        openssl_image.layout, tmp_path / "old", layer([Entry("usr/lib/ssl/openssl.cnf", data=old.encode())])
+    )
+    report = verify_image(f"oci:{tmp_path / 'old'}:tampered", tmp_path)
+    assert [(f.rule_id, f.severity, f.path) for f in report.findings if f.rule_id == "CONF006"] == [
+        ("CONF006", "medium", "/usr/lib/ssl/openssl.cnf")
+    ]
+    fipsmodule = (openssl_image.rootfs / "usr/lib/ssl/fipsmodule.cnf").read_text() + "no equals sign\n"
+    top = layer([Entry("usr/lib/ssl/fipsmodule.cnf", data=fipsmodule.encode())])
+    extend_layout(openssl_image.layout, tmp_path / "broken", top)
+    report = verify_image(f"oci:{tmp_path / 'broken'}:tampered", tmp_path)
+    assert report.verdict == "fail" and "CONF007" in {f.rule_id for f in report.findings}

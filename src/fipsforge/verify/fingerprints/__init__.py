@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from fipsforge.verify.fingerprints import (
     aes,
-    blake2,
     blowfish,
     camellia,
     chacha,
@@ -23,7 +22,7 @@ from fipsforge.verify.fingerprints import (
 )
 from fipsforge.verify.fingerprints.layouts import Fingerprint
 
-FAMILIES = (aes, sha, keccak, md, chacha, curves, blake2, blowfish, camellia, sm, noncrypto)
+FAMILIES = (aes, sha, keccak, md, chacha, curves, blowfish, camellia, sm, noncrypto)
 
 
 def all_fingerprints() -> list[Fingerprint]:

@@ -23,7 +23,7 @@ def round_constants() -> list[int]:
 
 def fingerprints() -> list[Fingerprint]:
     return [
-        Fingerprint("keccak-rc", "SHA-3", "hash", "FIPS 202 §3.2.5 (ι round constants RC[0..23])",
+        Fingerprint("keccak-rc", "SHA-3", "hash", "FIPS 202 §3.2.5 (iota step round constants RC[0..23])",
                     table(round_constants(), 8, halves=True),
                     symbols=("SHA3_absorb", "KeccakF1600", "keccak_f1600", "sha3_update", "KeccakP1600_Permute")),
     ]  # fmt: skip

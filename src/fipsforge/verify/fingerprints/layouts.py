@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 Primitive = Literal[
@@ -50,7 +50,9 @@ class Fingerprint:
     security: bool = True
     """False for the explicit non-security list (CRC tables, hash-table seeds): inventoried, never a finding."""
     notes: str = ""
-    extra: dict[str, str] = field(default_factory=dict)
+    shadowed_by: str = ""
+    """A fingerprint whose matches contain this one's pieces (SHA-512's K words begin with SHA-256's):
+    pieces found only inside that one's matches do not count."""
 
 
 def words(values: Sequence[int], width: int, order: Literal["little", "big"]) -> bytes:

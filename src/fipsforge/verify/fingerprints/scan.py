@@ -8,6 +8,7 @@ big-endian word), matched by a second automaton of the literal layouts.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections import defaultdict
 from dataclasses import dataclass
@@ -61,13 +62,35 @@ class _Automaton:
         self.patterns = list(refs)
         self.refs = [refs[p] for p in self.patterns]
         self.matcher = ahocorasick_rs.BytesAhoCorasick(self.patterns) if self.patterns else None
+        index = {f.id: i for i, f in enumerate(fingerprints)}
+        self.shadowed_by = {
+            i: index[f.shadowed_by] for i, f in enumerate(fingerprints) if f.shadowed_by in index
+        }
+
+    def _shadows(self, occurrences: list[tuple[int, int, int]]) -> dict[int, list[tuple[int, int]]]:
+        """For each shadowed fingerprint, the sorted intervals its shadowing fingerprint's pieces occupy."""
+        if not self.shadowed_by:
+            return {}
+        wanted = set(self.shadowed_by.values())
+        spans: dict[int, list[tuple[int, int]]] = defaultdict(list)
+        for pattern, start, end in occurrences:
+            for owner in {ref.fingerprint for ref in self.refs[pattern]} & wanted:
+                spans[owner].append((start, end))
+        return {
+            shadowed: sorted(spans[owner]) for shadowed, owner in self.shadowed_by.items() if owner in spans
+        }
 
     def matches(self, data: bytes) -> list[Match]:
         if self.matcher is None:
             return []
+        occurrences = self.matcher.find_matches_as_indexes(data, overlapping=True)
+        shadows = self._shadows(occurrences)
         found: dict[tuple[int, int], dict[int, int]] = defaultdict(dict)
-        for pattern, start, _end in self.matcher.find_matches_as_indexes(data, overlapping=True):
+        for pattern, start, end in occurrences:
             for ref in self.refs[pattern]:
+                shadow = shadows.get(ref.fingerprint)
+                if shadow is not None and _inside(shadow, start, end):
+                    continue
                 pieces = found[(ref.fingerprint, ref.layout)]
                 pieces.setdefault(ref.piece, start)
         hits: dict[int, Match] = {}
@@ -81,6 +104,12 @@ class _Automaton:
             if best is None or match.found / match.pieces > best.found / best.pieces:
                 hits[f_index] = match
         return [hits[i] for i in sorted(hits)]
+
+
+def _inside(intervals: list[tuple[int, int]], start: int, end: int) -> bool:
+    """Whether [start, end) lies within one of the sorted, short `intervals`."""
+    index = bisect.bisect_right(intervals, (start, end + 1))
+    return any(a <= start and end <= b for a, b in intervals[max(0, index - 4) : index])
 
 
 def _countable(layout: Layout) -> int:

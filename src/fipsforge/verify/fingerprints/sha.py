@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fipsforge.verify.fingerprints.layouts import Fingerprint, constants, iroot, root_bits, primes, table
+from fipsforge.verify.fingerprints.layouts import Fingerprint, constants, iroot, primes, root_bits, table
 
 # FIPS 180-4 §5.3.1 gives SHA-1's H(0) only as hex; they are not derived from a formula.
 SHA1_H0 = (0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0)
@@ -30,7 +30,8 @@ def fingerprints() -> list[Fingerprint]:
         Fingerprint("sha256-k", "SHA-256", "hash",
                     "FIPS 180-4 §4.2.2 (first 32 bits of the fractional parts of the cube roots of the first 64 primes)",
                     (*table(sha256_k(), 4), *constants(sha256_k(), 4)[:2]),
-                    symbols=("SHA256_Init", "sha256_block_data_order", "crypto_hash_sha256", "sha256_update")),
+                    symbols=("SHA256_Init", "sha256_block_data_order", "crypto_hash_sha256", "sha256_update"),
+                    shadowed_by="sha512-k"),
         Fingerprint("sha512-k", "SHA-512", "hash",
                     "FIPS 180-4 §4.2.3 (first 64 bits of the fractional parts of the cube roots of the first 80 primes)",
                     (*table(sha512_k(), 8, halves=True), *constants(sha512_k(), 8)[:2]),

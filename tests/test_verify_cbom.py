@@ -48,9 +48,17 @@ def _weak_certificate(tmp_path: Path) -> tuple[bytes, bytes]:
     return (tmp_path / "weak.crt").read_bytes(), (tmp_path / "weak.key").read_bytes()
 
 
+ZLIB = "usr/lib/x86_64-linux-gnu/libz.so.1.3.1"
+
+
 @pytest.fixture(scope="module")
-def sodium() -> bytes:
-    return (debian_rootfs("verify-cbom", ["libsodium23"]) / SODIUM).read_bytes()
+def libraries() -> Path:
+    return debian_rootfs("verify-cbom-libraries", ["libsodium23", "zlib1g"])
+
+
+@pytest.fixture(scope="module")
+def sodium(libraries: Path) -> bytes:
+    return (libraries / SODIUM).read_bytes()
 
 
 def _verify(tmp_path: Path, entries: list[Entry]) -> VerifyReport:
@@ -124,6 +132,13 @@ def test_cbom_validates_and_carries_every_occurrence(tmp_path: Path, sodium: byt
     # negative control: the validator rejects a broken document
     document["components"][0]["cryptoProperties"]["assetType"] = "not-an-asset-type"
     assert validator.validate_str(json.dumps(document)) is not None
+
+
+def test_non_security_tables_are_inventoried_without_a_finding(tmp_path: Path, libraries: Path) -> None:
+    report = _verify(tmp_path, [Entry(ZLIB, data=(libraries / ZLIB).read_bytes())])
+    [zlib] = report.crypto_implementations
+    assert [(a.algorithm, a.security, a.severity) for a in zlib.algorithms] == [("CRC-32", False, None)]
+    assert not [f for f in report.findings if f.rule_id.startswith("IMPL")]
 
 
 def test_cli_writes_the_cbom(tmp_path: Path, sodium: bytes) -> None:

@@ -21,10 +21,19 @@ def _multiply(a: int, b: int) -> int:
     return product
 
 
+def _power(a: int, exponent: int) -> int:
+    result = 1
+    while exponent:
+        if exponent & 1:
+            result = _multiply(result, a)
+        a, exponent = _multiply(a, a), exponent >> 1
+    return result
+
+
 def sbox() -> list[int]:
     table_ = []
     for x in range(256):
-        inverse = next((y for y in range(1, 256) if _multiply(x, y) == 1), 0)
+        inverse = _power(x, 254)  # x^254 = x^-1 in GF(2^8), and 0 for 0
         rotations = [((inverse << k) | (inverse >> (8 - k))) & 0xFF for k in range(5)]
         value = 0x63
         for rotated in rotations:

@@ -7,6 +7,7 @@ standards must be the ones real code carries, in the layout it carries them.
 
 from __future__ import annotations
 
+import io
 import math
 import re
 from pathlib import Path
@@ -16,7 +17,9 @@ import pytest
 from fipsforge.verify.fingerprints import aes, all_fingerprints, blowfish, curves
 from fipsforge.verify.fingerprints.layouts import Fingerprint
 from fipsforge.verify.fingerprints.scan import Matcher
-from oci_fixtures import debian_rootfs
+from fipsforge.oci.tree import VirtualTree
+from fipsforge.verify.implementations import scan_tree
+from oci_fixtures import Entry, debian_rootfs, layer
 
 LIB = "usr/lib/x86_64-linux-gnu/"
 PACKAGES = ["libnettle8t64", "libhogweed6t64", "libgcrypt20", "libtomcrypt1", "libsodium23", "libcrypt1", "zlib1g",
@@ -131,6 +134,25 @@ def test_sha512_alone_is_not_sha256(references: Path, matcher: Matcher) -> None:
     sha512 = next(m for m in matcher.scan(data) if m.fingerprint.id == "sha512-k")
     table = data[sha512.offset - 16 : sha512.offset + 80 * 8 + 16]
     assert [m.fingerprint.id for m in matcher.scan(table)] == ["sha512-k"]
+
+
+def test_java_class_files_in_a_jar() -> None:
+    """Bouncy Castle's jar: javac puts int and long constants in the class's constant pool, big-endian."""
+    jar = debian_rootfs("verify-java", ["libbcprov-java"]) / "usr/share/java/bcprov-1.80.jar"
+    tree = VirtualTree()
+    tree.add_layer(io.BytesIO(layer([Entry("usr/share/java/bcprov.jar", data=jar.read_bytes())])), "l0")
+    found = scan_tree(tree, {}, Matcher(all_fingerprints()))["usr/share/java/bcprov.jar"]
+    by_member: dict[str | None, set[str]] = {}
+    for member, match in found:
+        by_member.setdefault(member, set()).add(match.fingerprint.id)
+    digests = "org/bouncycastle/crypto/digests/"
+    assert "md5-t" in by_member[digests + "MD5Digest.class"]
+    assert "sha1-constants" in by_member[digests + "SHA1Digest.class"]
+    assert "sm3-constants" in by_member[digests + "SM3Digest.class"]
+    assert "camellia-sigma" in by_member["org/bouncycastle/crypto/engines/CamelliaEngine.class"]
+    # negative control: SHA-512's class holds SHA-256's words only as the high halves of its own
+    assert by_member[digests + "LongDigest.class"] == {"sha512-k"}
+    assert "md5-t" not in by_member[digests + "SHA1Digest.class"]
 
 
 def test_generated_tables_match_their_definitions() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import re
+import sys
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -108,7 +109,7 @@ class _Automaton:
 
 def _inside(intervals: list[tuple[int, int]], start: int, end: int) -> bool:
     """Whether [start, end) lies within one of the sorted, short `intervals`."""
-    index = bisect.bisect_right(intervals, (start, end + 1))
+    index = bisect.bisect_right(intervals, (start, sys.maxsize))
     return any(a <= start and end <= b for a, b in intervals[max(0, index - 4) : index])
 
 

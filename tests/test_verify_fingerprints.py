@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from fipsforge.oci.tree import VirtualTree
 from fipsforge.verify.fingerprints import aes, all_fingerprints, blowfish, curves
 from fipsforge.verify.fingerprints.layouts import Fingerprint
 from fipsforge.verify.fingerprints.scan import Matcher
-from fipsforge.oci.tree import VirtualTree
 from fipsforge.verify.implementations import scan_tree
 from oci_fixtures import Entry, debian_rootfs, layer
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import warnings
 from collections import Counter
 from datetime import UTC, date, datetime
 
@@ -17,6 +18,7 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+from cryptography.utils import CryptographyDeprecationWarning
 
 from fipsforge.oci.tree import Severity, VirtualTree
 from fipsforge.verify.model import CaBundle, CertificateInfo, PrivateKeyInfo
@@ -77,6 +79,14 @@ def _private_key(path: str, block: bytes) -> PrivateKeyInfo:
 
 
 def _parse(path: str, data: bytes, today: date) -> tuple[list[CertificateInfo], list[PrivateKeyInfo]]:
+    # Old trust-store roots with non-positive serials make cryptography warn on every parse; their
+    # serial is not what the inventory is about.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+        return _parse_blocks(path, data, today)
+
+
+def _parse_blocks(path: str, data: bytes, today: date) -> tuple[list[CertificateInfo], list[PrivateKeyInfo]]:
     certs, keys = [], []
     blocks = list(PEM_BLOCK.finditer(data))
     for block in blocks:

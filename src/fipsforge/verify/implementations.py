@@ -208,7 +208,7 @@ def _place(
     if path in boundary.go_native:
         return False, "high", "Go's crypto/* standard library (no FIPS module)"
     if path.endswith("ossl-modules/fips.so"):
-        return False, "high", "a fips.so whose module-mac does not verify is no module boundary"
+        return False, "high", "a fips.so whose module-mac is not verified is no module boundary"
     if facts is not None and (facts.soname or "").startswith("libcrypto.so"):
         if boundary.libcrypto_restricted:
             return False, "medium", ("libcrypto's built-in default provider (not activated: openssl.cnf requires "

@@ -124,6 +124,12 @@ def test_short_constants_alone_do_not_make_a_hit(matcher: Matcher) -> None:
     sbox = bytes(aes.sbox())
     assert not matcher.scan(b"\x00" * 100 + sbox[:40] + b"\x00" * 100)
     assert "aes-sbox" in {m.fingerprint.id for m in matcher.scan(b"\x00" * 100 + sbox + b"\x00" * 100)}
+    # ChaCha's words are ASCII: spread over a binary's strings they are not an implementation
+    words = [b"\0expand_user", b"\0and 3 more", b"\0a 2-byte code", b"\0write key"]
+    assert not matcher.scan(b"".join(w + bytes(4096) for w in words))
+    assert "chacha-salsa-sigma" in {
+        m.fingerprint.id for m in matcher.scan(bytes(64) + b"expand 32-byte k" + bytes(64))
+    }
     one = (0xD76AA478).to_bytes(4, "little") + (0xE8C7B756).to_bytes(4, "little")
     assert not matcher.scan(one * 50)
 

@@ -37,6 +37,7 @@ class Layout:
     required: int
     stride: int  # bytes between consecutive pieces of a table (0: scattered constants)
     literal: bool = False  # matched against the script literal stream, not raw bytes
+    span: int = 0  # if set, the required pieces must all lie within this many bytes
 
 
 @dataclass(frozen=True)
@@ -102,13 +103,16 @@ def _halves(values: Sequence[int]) -> list[int]:
     return [half for value in values for half in (value >> 32, value & 0xFFFFFFFF)]
 
 
-def constants(values: Sequence[int], width: int, share: float = TABLE_SHARE) -> tuple[Layout, ...]:
-    """Constants that code may scatter as immediates: each value counts once, wherever it is."""
+def constants(
+    values: Sequence[int], width: int, share: float = TABLE_SHARE, span: int = 0
+) -> tuple[Layout, ...]:
+    """Constants that code may scatter as immediates: each value counts once, wherever it is (or, with
+    `span`, within that many bytes of the others: for words that also occur as text, like ChaCha's)."""
     layouts = []
     for order in ("little", "big"):
         pieces = tuple(p for p in (v.to_bytes(width, order) for v in values) if _informative(p))
         name = f"u{width * 8}-{'le' if order == 'little' else 'be'}-constants"
-        layouts.append(Layout(name, pieces, max(1, math.ceil(share * len(pieces))), 0))
+        layouts.append(Layout(name, pieces, max(1, math.ceil(share * len(pieces))), 0, span=span))
     literal = tuple(
         v.to_bytes(LITERAL_WIDTH, "big") for v in values if _informative(v.to_bytes(width, "big"))
     )

@@ -86,18 +86,17 @@ class _Automaton:
             return []
         occurrences = self.matcher.find_matches_as_indexes(data, overlapping=True)
         shadows = self._shadows(occurrences)
-        found: dict[tuple[int, int], dict[int, int]] = defaultdict(dict)
+        found: dict[tuple[int, int], list[tuple[int, int]]] = defaultdict(list)
         for pattern, start, end in occurrences:
             for ref in self.refs[pattern]:
                 shadow = shadows.get(ref.fingerprint)
-                if shadow is not None and _inside(shadow, start, end):
-                    continue
-                pieces = found[(ref.fingerprint, ref.layout)]
-                pieces.setdefault(ref.piece, start)
+                if shadow is None or not _inside(shadow, start, end):
+                    found[(ref.fingerprint, ref.layout)].append((start, ref.piece))
         hits: dict[int, Match] = {}
-        for (f_index, l_index), pieces in found.items():
+        for (f_index, l_index), located in found.items():
             fingerprint = self.fingerprints[f_index]
             layout = fingerprint.layouts[l_index]
+            pieces = _within_span(located, layout)
             if len(pieces) < layout.required:
                 continue
             match = Match(fingerprint, layout.name, _offset(layout, pieces), len(pieces), _countable(layout))
@@ -105,6 +104,27 @@ class _Automaton:
             if best is None or match.found / match.pieces > best.found / best.pieces:
                 hits[f_index] = match
         return [hits[i] for i in sorted(hits)]
+
+
+def _within_span(located: list[tuple[int, int]], layout: Layout) -> dict[int, int]:
+    """piece → first start; with a span, only the pieces of the best window of that many bytes."""
+    if not layout.span:
+        first: dict[int, int] = {}
+        for start, piece in located:
+            first.setdefault(piece, start)
+        return first
+    located.sort()
+    best: dict[int, int] = {}
+    low = 0
+    for high in range(len(located)):
+        while located[high][0] - located[low][0] > layout.span:
+            low += 1
+        window: dict[int, int] = {}
+        for start, piece in located[low : high + 1]:
+            window.setdefault(piece, start)
+        if len(window) > len(best):
+            best = window
+    return best
 
 
 def _inside(intervals: list[tuple[int, int]], start: int, end: int) -> bool:

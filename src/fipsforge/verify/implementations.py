@@ -164,26 +164,29 @@ def classify(found: dict[str, list[tuple[str | None, Match]]], elves: dict[str, 
         for member, match in matches:
             by_algorithm[match.fingerprint.algorithm].append((member, match))
         facts = elves.get(path)
+        # One text of all defined symbols, searched by the C regex engine: a per-symbol Python loop cost
+        # seconds on an image with a few libcrypto copies.
+        symbols = "\n".join(sorted(facts.defined)) if facts else ""
         implementation = CryptoImplementation(path="/" + path, module=boundary.modules.get(path))
         for algorithm, evidence in by_algorithm.items():
-            implementation.algorithms.append(_algorithm(path, algorithm, evidence, facts, boundary))
+            implementation.algorithms.append(_algorithm(path, algorithm, evidence, facts, symbols, boundary))
         implementations.append(implementation)
         hits += _findings(implementation)
     return implementations, hits
 
 
 def _algorithm(path: str, algorithm: str, evidence: list[tuple[str | None, Match]], facts: ElfFacts | None,
-               boundary: Boundary) -> ImplementedAlgorithm:  # fmt: skip
+               symbols: str, boundary: Boundary) -> ImplementedAlgorithm:  # fmt: skip
     first = evidence[0][1].fingerprint
     records = []
     for member, match in evidence:
         names = match.fingerprint.symbols
-        symbols = (
-            sorted(s for s in facts.defined if any(n in s for n in names))[:5] if facts and names else []
+        found = sorted(
+            {s for n in names for s in re.findall(rf"^.*{re.escape(n)}.*$", symbols, re.MULTILINE)}
         )
         records.append(CryptoEvidence(fingerprint=match.fingerprint.id, layout=match.layout, offset=match.offset,
                                       member=member, found=match.found, of=match.pieces,
-                                      source=match.fingerprint.source, symbols=symbols))  # fmt: skip
+                                      source=match.fingerprint.source, symbols=found[:5]))  # fmt: skip
     inside, severity, reach = _place(path, algorithm, facts, boundary)
     return ImplementedAlgorithm(
         algorithm=algorithm,

@@ -8,14 +8,14 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from fipsforge import cmvp
 from fipsforge.errors import FipsforgeError
 from fipsforge.oci.reader import ImageSource, open_image
 from fipsforge.oci.tree import ReadLimits, Severity, VirtualTree
 from fipsforge.stack.integrity import DEFAULT_FIPS_KEY
-from fipsforge.verify import opensslconf, packages, runtimes
+from fipsforge.verify import certs, implementations, opensslconf, packages, runtimes
 from fipsforge.verify.elfscan import ELF_MAGIC, ElfFacts, scan_elf
 from fipsforge.verify.model import (
     CryptoLibrary,
@@ -44,6 +44,8 @@ def keep_for_analysis(path: str, head: bytes) -> bool:
         or packages.wanted_path(path)
         or path.endswith((".cnf", ".conf", "/java.security", ".spdx", ".cdx"))
         or runtimes.wanted_path(path)
+        or implementations.wanted_path(path, head)
+        or certs.wanted_path(path, head)
     )
 
 
@@ -52,6 +54,7 @@ class _State:
     tree: VirtualTree
     env: dict[str, str]
     today: date
+    fingerprints: bool = True
     findings: list[Finding] = field(default_factory=list)
     modules: list[FipsModule] = field(default_factory=list)
     libraries: list[CryptoLibrary] = field(default_factory=list)
@@ -72,12 +75,15 @@ def verify_image(
     sbom_files: list[Path] | None = None,
     limits: ReadLimits | None = None,
     today: date | None = None,
+    fingerprints: bool = True,
 ) -> VerifyReport:
-    """Open `ref`, read its layers into a virtual tree and analyse it. Nothing is unpacked to disk."""
+    """Open `ref`, read its layers into a virtual tree and analyse it. Nothing is unpacked to disk.
+
+    `fingerprints=False` skips the crypto-implementation detector (the benchmark's baseline)."""
     with open_image(ref, work_dir) as image:
         tree = image.tree(limits=limits, keep=keep_for_analysis, work_dir=work_dir)
         try:
-            state = _State(tree=tree, env=image.env, today=today or date.today())
+            state = _State(tree=tree, env=image.env, today=today or date.today(), fingerprints=fingerprints)
             _attached_sboms(state, image)
             return analyze(state, ref, image.manifest_digest, sbom_files or [])
         finally:
@@ -123,6 +129,7 @@ def analyze(state: _State, ref: str, digest: str | None, sbom_files: list[Path])
     for rule_id, severity, message, path in java_findings:
         state.add(rule_id, severity, message, path)
     _package_rules(state)
+    found = _crypto_inventory(state, config, go)
     kernel = _kernel_independence(state)
     if not state.modules:
         state.add("FIPS001", "high", "no FIPS module found (OpenSSL fips.so, Go FIPS module, BC-FIPS)", "")
@@ -149,7 +156,27 @@ def analyze(state: _State, ref: str, digest: str | None, sbom_files: list[Path])
         openssl_config=config,
         sboms=state.sboms,
         complete=tree.complete,
+        **found,
     )
+
+
+def _crypto_inventory(state: _State, config: OpenSSLConfig | None, go: list[GoBinary]) -> dict[str, Any]:
+    """Implementations found by their constants, then certificates and keys: report fields and findings."""
+    found: dict[str, Any] = {}
+    if state.fingerprints:
+        from fipsforge.verify.fingerprints import all_fingerprints
+        from fipsforge.verify.fingerprints.scan import Matcher
+
+        hits = implementations.scan_tree(state.tree, state.elves, Matcher(all_fingerprints()))
+        boundary = implementations.boundary_of(state.tree, state.modules, go, config)
+        found["crypto_implementations"], rule_hits = implementations.classify(hits, state.elves, boundary)
+        for rule_id, severity, message, path in rule_hits:
+            state.add(rule_id, severity, message, path)
+    certificates, keys, bundles, rule_hits = certs.inventory(state.tree, state.today)
+    for rule_id, severity, message, path in rule_hits:
+        state.add(rule_id, severity, message, path)
+    found.update(certificates=certificates, private_keys=keys, ca_bundles=bundles)
+    return found
 
 
 def _image_path(path: str) -> str:

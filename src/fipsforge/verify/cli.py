@@ -31,6 +31,9 @@ def verify(
     ),
     json_out: bool = typer.Option(False, "--json", help="Print the report as JSON on stdout."),
     sarif_file: Path | None = typer.Option(None, "--sarif", help="Also write SARIF 2.1.0 to this file."),
+    cbom_file: Path | None = typer.Option(
+        None, "--cbom", help="Also write a CycloneDX 1.6 cryptography bill of materials to this file."
+    ),
     fail_on: FailOn | None = typer.Option(
         None, "--fail-on", help="Exit 1 when a finding is this severe or worse."
     ),
@@ -56,6 +59,10 @@ def verify(
         report = verify_image(image, Path(scratch), sbom_files=sbom, limits=limits)
     if sarif_file is not None:
         write_text_atomic(sarif_file, json.dumps(sarif(report), indent=2) + "\n")
+    if cbom_file is not None:
+        from fipsforge.verify.cbom import cbom
+
+        write_text_atomic(cbom_file, cbom(report) + "\n")
     if json_out:
         print_json(report)
     else:

@@ -88,6 +88,68 @@ class OpenSSLConfig(BaseModel):
     that fails to load leaves no algorithm rather than the default provider."""
 
 
+class CryptoEvidence(BaseModel):
+    """Where a fingerprint was found: byte offset in the file (or `member` of a JAR), or a symbol."""
+
+    fingerprint: str
+    layout: str
+    offset: int | None = None
+    member: str | None = None
+    found: int = 0
+    of: int = 0
+    source: str = ""
+    symbols: list[str] = Field(default_factory=list)
+
+
+class ImplementedAlgorithm(BaseModel):
+    algorithm: str
+    primitive: str
+    security: bool
+    boundary: Literal["inside", "outside"]
+    severity: Severity | None = None
+    """For security functions outside the boundary: the finding's severity (None inside or non-security)."""
+    reach: str = ""
+    evidence: list[CryptoEvidence] = Field(default_factory=list)
+
+
+class CryptoImplementation(BaseModel):
+    """One file that implements cryptographic algorithms, found by the constants it carries."""
+
+    path: str
+    module: str | None = None
+    algorithms: list[ImplementedAlgorithm] = Field(default_factory=list)
+
+
+class CertificateInfo(BaseModel):
+    path: str
+    subject: str
+    issuer: str
+    serial: str
+    signature_algorithm: str
+    key_algorithm: str
+    key_size: int | None
+    not_after: str
+    problems: list[str] = Field(default_factory=list)
+
+
+class PrivateKeyInfo(BaseModel):
+    path: str
+    algorithm: str
+    key_size: int | None
+    encrypted: bool
+
+
+class CaBundle(BaseModel):
+    """A trust store, summarised: how many certificates, by key algorithm, and the weak or expired ones."""
+
+    path: str
+    certificates: int
+    key_algorithms: dict[str, int] = Field(default_factory=dict)
+    sha1_signed: int = 0
+    expired: int = 0
+    earliest_expiry: str | None = None
+
+
 class VerifyReport(BaseModel):
     image: str
     digest: str | None
@@ -102,3 +164,7 @@ class VerifyReport(BaseModel):
     openssl_config: OpenSSLConfig | None = None
     sboms: list[str] = Field(default_factory=list)
     complete: bool = True
+    crypto_implementations: list[CryptoImplementation] = Field(default_factory=list)
+    certificates: list[CertificateInfo] = Field(default_factory=list)
+    private_keys: list[PrivateKeyInfo] = Field(default_factory=list)
+    ca_bundles: list[CaBundle] = Field(default_factory=list)

@@ -41,7 +41,30 @@ def print_table(report: VerifyReport, console: Console) -> None:
     for finding in report.findings:
         findings.add_row(Text(finding.severity, style=STYLE[finding.severity]), finding.rule_id, finding.message,
                          finding.path or "-")  # fmt: skip
-    console.print(Group(head, boundary, kernel, findings))
+    console.print(Group(head, boundary, kernel, findings, _implementations(report)))
+
+
+def _implementations(report: VerifyReport) -> Table:
+    """Files that implement algorithms, inside the boundary first, each with what it implements."""
+    table = Table(title=f"Crypto implementations ({len(report.crypto_implementations)} files)", expand=False)
+    for column in ("boundary", "file", "algorithms (severity)", "non-security"):
+        table.add_column(column)
+    ordered = sorted(report.crypto_implementations, key=lambda i: (i.module is None, i.path))
+    for implementation in ordered:
+        security = [a for a in implementation.algorithms if a.security]
+        other = ", ".join(a.algorithm for a in implementation.algorithms if not a.security)
+        if not security and not other:
+            continue
+        inside = all(a.boundary == "inside" for a in security) and security
+        names = Text(", ").join(
+            Text(
+                a.algorithm + (f" ({a.severity})" if a.severity else ""),
+                style=STYLE.get(a.severity or "", ""),
+            )
+            for a in security
+        )
+        table.add_row("inside" if inside else "outside", implementation.path, names, other or "-")
+    return table
 
 
 def exceeds(report: VerifyReport, threshold: Severity) -> bool:

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import re
 import shutil
+import tempfile
 from collections.abc import Callable
 from enum import StrEnum
+from functools import partial
 from pathlib import Path
 
-from pydantic import BaseModel
+from pydantic import BaseModel, computed_field
 
 from fipsforge.errors import FipsforgeError
 from fipsforge.oci.unpack import UnpackedImage
@@ -34,6 +36,7 @@ from fipsforge.sandbox.probes import (
     openssl_image_probes,
     python_probes,
 )
+from fipsforge.sandbox.runtimes import Context, runtime_plans
 from fipsforge.sandbox.shims import FAIL_CLOSED, GETRANDOM_TRACE, preload
 from fipsforge.stack.check import CheckResult, Expectation, Probe, failure_reason, run_probe
 
@@ -47,6 +50,8 @@ class Status(StrEnum):
     PASSED = "passed"
     FAILED = "failed"
     SKIPPED = "skipped"
+    NOT_PROBED = "not probed"
+    """A runtime in the image that fipsforge has no probe for: neither passed nor failed."""
 
 
 class CaseResult(BaseModel):
@@ -59,6 +64,8 @@ class CaseResult(BaseModel):
     detail: str
     kernel_seeding_calls: int = 0
     """Crypto-relevant requests for kernel randomness made by this case's commands."""
+    non_validated_path: str | None = None
+    """The function outside the FIPS module that still answers, when that is why the case failed."""
 
 
 class TracedCall(RandomnessCall):
@@ -129,6 +136,12 @@ class RuntimeReport(BaseModel):
     @property
     def failed(self) -> list[CaseResult]:
         return [case for case in self.cases if case.status is Status.FAILED]
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def non_validated_paths(self) -> list[str]:
+        """Functions outside the FIPS module that answered in some mode, each named once."""
+        return sorted({case.non_validated_path for case in self.cases if case.non_validated_path})
 
 
 def _find(rootfs: Path, dirs: list[str], names: tuple[str, ...]) -> str | None:
@@ -209,7 +222,13 @@ class _Runner:
             env["PYTHONHASHSEED"] = "0"
         return env
 
-    def run(self, probe: Probe, python: bool = False) -> None:
+    def run(
+        self,
+        probe: Probe,
+        python: bool = False,
+        binds: dict[Path, str] | None = None,
+        non_validated: str | None = None,
+    ) -> None:
         for mode in EntropyMode:
             self.progress(f"{probe.id} ({mode.value})")
             expect = probe.expect
@@ -218,10 +237,12 @@ class _Runner:
             moded = probe.model_copy(
                 update={"mode": mode, "expect": expect, "env": self.env(mode, probe.id, python)}
             )
-            result = run_probe(self.image.rootfs, self.trace_binds, moded)
+            result = run_probe(self.image.rootfs, {**self.trace_binds, **(binds or {})}, moded)
             detail = result.detail
             if not result.passed and detail == "exit 0":
                 detail += ": not refused" if expect is Expectation.REFUSED else ": not the expected output"
+            if not result.passed and non_validated:
+                detail = f"non-validated path: {non_validated} {'answers' if result.detail == 'exit 0' else 'is callable'} ({detail})"
             self.results[(probe.id, mode)] = result
             self.record(probe.id, mode, result.randomness_calls)
             self.cases.append(
@@ -229,6 +250,7 @@ class _Runner:
                     id=probe.id, group=probe.group, description=probe.description, mode=mode, expect=expect,
                     status=Status.PASSED if result.passed else Status.FAILED, detail=detail,
                     kernel_seeding_calls=result.kernel_seeding_calls,
+                    non_validated_path=None if result.passed else non_validated,
                 )
             )  # fmt: skip
 
@@ -335,6 +357,23 @@ def _fail_closed(runner: _Runner, runtimes: Runtimes) -> None:
     )  # fmt: skip
 
 
+def _runtime_probes(runner: _Runner, runtimes: Runtimes) -> None:
+    """The probes of `fipsforge.sandbox.runtimes`, each module chosen by what the image holds."""
+    image = runner.image
+    with tempfile.TemporaryDirectory(prefix="fipsforge-runtimes-") as scratch:
+        find = partial(_find, image.rootfs, image.config.path_dirs)
+        context = Context(find=find, openssl_cli=runtimes.openssl, scratch=Path(scratch))
+        for plan in runtime_plans(image, context):
+            for check in plan.checks:
+                runner.run(check.probe, binds=plan.binds, non_validated=check.non_validated)
+            runner.cases += [
+                CaseResult(id=found.id, group=found.group, description=found.description, mode=None,
+                           expect=None if found.outcome == "not probed" else Expectation.SUCCEEDS,
+                           status=Status(found.outcome), detail=found.detail, non_validated_path=found.non_validated)
+                for found in plan.findings
+            ]  # fmt: skip
+
+
 def run_suite(image: UnpackedImage, progress: Callable[[str], None] | None = None) -> RuntimeReport:
     """Run every applicable probe against an unpacked image; see the module docstring."""
     _check_entrypoint(image)
@@ -364,6 +403,7 @@ def run_suite(image: UnpackedImage, progress: Callable[[str], None] | None = Non
         runner.skip("node-fips", "Node.js", "Node.js crypto probes", "no node executable on the image's PATH")
     else:
         runner.run(node_probe(runtimes.node))
+    _runtime_probes(runner, runtimes)
     _independence(runner)
     _fail_closed(runner, runtimes)
     return RuntimeReport(

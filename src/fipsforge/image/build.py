@@ -158,6 +158,16 @@ def assemble_rootfs(
     return epoch
 
 
+def check_can_run(root: Path, spec: ImageSpec) -> None:
+    """The entrypoint and every service command, with their loader and libraries, are in the rootfs."""
+    from fipsforge.image.runnable import check_runnable
+
+    path_dirs = spec.env.get("PATH", DEFAULT_PATH.split("=", 1)[1]).split(":")
+    check_runnable(root, [*spec.entrypoint, *spec.cmd], path_dirs, spec.env, "entrypoint")
+    for service in wl.service_commands(spec):
+        check_runnable(root, service.command, path_dirs, spec.env, f"services.{service.name}")
+
+
 def build_image(
     spec: ImageSpec,
     spec_text: str,
@@ -195,6 +205,8 @@ def build_image(
         os.chmod(rootfs, 0o755)
         say("unpack")
         epoch = assemble_rootfs(rootfs, spec, resolution, debs, overlays, files)
+        say("check")
+        check_can_run(rootfs, spec)
         say("layer")
         writer = LayoutWriter(staging)
         layer = writer.add_layer(rootfs, epoch)

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from fipsforge.errors import FipsforgeError
 
-BUILTIN_SPECS = ("openssl", "python")
+BUILTIN_SPECS = ("openssl", "python", "node", "php", "curl")
 ALWAYS_INSTALLED = ("base-files",)
 """In every image, listed or not: base-files makes the merged-usr links (`/lib64` holds the ELF loader)."""
 _PACKAGE = r"^[a-z0-9][a-z0-9+.-]+$"

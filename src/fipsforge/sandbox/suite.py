@@ -37,6 +37,7 @@ from fipsforge.sandbox.probes import (
     python_probes,
 )
 from fipsforge.sandbox.runtimes import Context, runtime_plans
+from fipsforge.sandbox.runtimes.libcrypto import PROBE, libcrypto_in, probe_binds
 from fipsforge.sandbox.shims import FAIL_CLOSED, GETRANDOM_TRACE, preload
 from fipsforge.stack.check import CheckResult, Expectation, Probe, failure_reason, run_probe
 
@@ -308,17 +309,23 @@ def _kernel_paths(runner: _Runner) -> list[KernelPath]:
 
 def _fail_closed(runner: _Runner, runtimes: Runtimes) -> None:
     """Freeze the timer libjitterentropy reads; randomness must fail, a digest (no randomness) must not."""
-    if runtimes.openssl is None:
+    cli = runtimes.openssl is not None
+    if not cli and libcrypto_in(runner.image) is None:
         runner.skip("fail-closed", FAIL_CLOSED_GROUP, "operations needing randomness fail with jitter frozen",
-                    "no openssl CLI in the image to drive the case")  # fmt: skip
+                    "neither an openssl CLI nor libcrypto.so.3 in the image to drive the case")  # fmt: skip
         return
     binds, env = preload([GETRANDOM_TRACE, FAIL_CLOSED])
+    binds = binds if cli else {**binds, **probe_binds()}
     env = {**runner.image.config.env, **env}
     # each case names the probe that must pass with the live timer: the failure must be the frozen timer's
     commands = {
         "fail-closed-rand": (["openssl", "rand", "-hex", "32"], "rand", "openssl rand fails, no kernel fallback"),
         "fail-closed-ec-keygen": (["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"],
                                   "ec-p256-keygen", "EC P-256 key generation fails, no kernel fallback"),
+    } if cli else {  # the image's libcrypto.so.3 through fipsforge's probe program
+        "fail-closed-rand": ([PROBE, "rand"], "libcrypto-rand", "RAND_bytes fails, no kernel fallback"),
+        "fail-closed-ec-keygen": ([PROBE, "ec-p256-keygen"], "libcrypto-ec-p256-keygen",
+                                  "EC P-256 key generation fails, no kernel fallback"),
     }  # fmt: skip
     for mode in EntropyMode:
         for case_id, (argv, baseline_id, description) in commands.items():
@@ -346,7 +353,8 @@ def _fail_closed(runner: _Runner, runtimes: Runtimes) -> None:
     # control: the shim only takes the noise source away; an operation without randomness still works
     control = Probe(id="fail-closed-control-digest", group=FAIL_CLOSED_GROUP,
                     description="control: SHA-256 (no randomness needed) still works with the timer frozen",
-                    commands=[["openssl", "dgst", "-sha256"]], stdin="abc", expect=Expectation.SUCCEEDS,
+                    commands=[["openssl", "dgst", "-sha256"] if cli else [PROBE, "sha256"]], stdin="abc",
+                    expect=Expectation.SUCCEEDS,
                     stdout_must_match=r"= ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad$",
                     mode=EntropyMode.KERNEL_CUT_OFF, env=env)  # fmt: skip
     result = run_probe(runner.image.rootfs, binds, control)

@@ -82,35 +82,38 @@ def _go_minor(version: str) -> int:
     return int(found.group(1)) if found else 0
 
 
-def judge(info: BuildInfo, image_godebug: str) -> tuple[bool, str]:
-    """(kernel-independent FIPS mode, the plain account of the binary's crypto) from its build info."""
+def judge(info: BuildInfo, image_godebug: str) -> tuple[bool, bool, str]:
+    """(FIPS mode on, seeded without the kernel, the plain account of the binary's crypto) from its build info."""
     setting = {**info.default_godebug, **godebug(image_godebug)}.get("fips140", "off")
     module = info.settings.get("GOFIPS140", "off")
-    experiments = info.settings.get("GOEXPERIMENT", "")
     facts = f"{info.version}; GOFIPS140={module}; fips140={setting}"
     if _go_minor(info.version) < 24:
-        own = (
-            "BoringCrypto (GOEXPERIMENT=boringcrypto)" if "boringcrypto" in experiments else "Go's own crypto"
-        )
+        boring = "boringcrypto" in info.settings.get("GOEXPERIMENT", "")
+        own = "BoringCrypto (GOEXPERIMENT=boringcrypto)" if boring else "Go's own crypto"
+        return False, False, f"{facts}: predates crypto/fips140 (Go 1.24); {own}; crypto/rand needs getrandom"
+    if setting not in ("on", "only"):
         return (
             False,
-            f"{facts}: predates crypto/fips140 (Go 1.24); {own}; crypto/rand needs the kernel's getrandom",
-        )
-    enabled = setting in ("on", "only")
-    if not enabled:
-        return False, (
-            f"{facts}: crypto/fips140.Enabled() is false; Go's own crypto answers outside any FIPS module; "
-            "with the kernel's entropy cut off crypto/rand crashes the program"
+            False,
+            (
+                f"{facts}: crypto/fips140.Enabled() is false; Go's own crypto answers outside any FIPS module; "
+                "with the kernel's entropy cut off crypto/rand crashes the program"
+            ),
         )
     module_minor = re.match(r"v1\.(\d+)", module)
     if module_minor is None or int(module_minor.group(1)) < 26:
-        return False, (
-            f"{facts}: crypto/fips140.Enabled() is true, but the Go Cryptographic Module v1.0.0 seeds its DRBG "
-            "from the kernel (getrandom): it cannot run with the kernel's entropy cut off"
+        return (
+            True,
+            False,
+            (
+                f"{facts}: crypto/fips140.Enabled() is true, but the Go Cryptographic Module v1.0.0 seeds its DRBG "
+                "from the kernel (getrandom): it cannot run with the kernel's entropy cut off"
+            ),
         )
     return (
         True,
-        f"{facts}: crypto/fips140.Enabled() is true; the module's own CPU-jitter source seeds its DRBG",
+        True,
+        f"{facts}: crypto/fips140.Enabled() is true; the module's CPU-jitter source seeds its DRBG",
     )
 
 
@@ -129,10 +132,10 @@ def plan(image: UnpackedImage, context: Context) -> Plan | None:
         if info is None:
             continue
         name = f"/{path.relative_to(image.rootfs)}"
-        independent, detail = judge(info, image.config.env.get("GODEBUG", ""))
+        fips_mode, independent, detail = judge(info, image.config.env.get("GODEBUG", ""))
         findings.append(Finding(
             id=f"go-fips140-{path.name}", group=GROUP, outcome="passed" if independent else "failed",
             description=f"{name}: Go crypto in FIPS mode, seeded without the kernel (build info, GODEBUG)",
-            detail=detail, non_validated=None if independent else f"Go crypto/* ({name})",
+            detail=detail, non_validated=None if fips_mode else f"Go crypto/* ({name})",
         ))  # fmt: skip
     return Plan(findings=findings) if findings else None

@@ -19,12 +19,13 @@ import pytest
 
 from fipsforge.oci.unpack import UnpackedImage, unpack_image
 from fipsforge.oci.writer import LayoutWriter
-from fipsforge.sandbox import EntropyMode
+from fipsforge.sandbox import EntropyMode, run_sandboxed
 from fipsforge.sandbox.cli import print_table
 from fipsforge.sandbox.junit import junit_xml
-from fipsforge.sandbox.runtimes import Context, curl, libcrypto, node_tls, php
+from fipsforge.sandbox.runtimes import Context, curl, go, libcrypto, node_tls, php
 from fipsforge.sandbox.suite import RuntimeReport, Status, run_suite
 from fipsforge.stack.check import CheckResult, run_probe
+from fipsforge.stack.sources import apt_root
 from image_fixtures import BuiltImage, _build
 
 pytestmark = pytest.mark.slow
@@ -207,13 +208,21 @@ def test_php_hardened_ini_refuses_them_and_php_needs_the_kernel_to_start(
     assert sodium and all(call.denied for call in sodium)
 
 
-def test_node_https_on_loopback_and_its_control(node_image: BuiltImage, tmp_path: Path) -> None:
-    """Node's HTTPS server and client negotiate AES-GCM; ChaCha20-only and X25519-only clients are refused,
-    in both modes. Control: without `nodejs_conf` node runs on OpenSSL's default provider and both work."""
+def test_node_https_on_loopback_needs_the_kernel_and_its_control(
+    node_image: BuiltImage, tmp_path: Path
+) -> None:
+    """Node's HTTPS server and client negotiate AES-GCM; ChaCha20-only and X25519-only clients are refused.
+    With the kernel's entropy cut off node's networking does not start: loading `dns` initialises c-ares,
+    which calls glibc's arc4random, and glibc aborts when getrandom fails. Control: without `nodejs_conf`
+    node runs on OpenSSL's default provider and both restricted clients connect."""
     image = unpack_image(str(node_image.layout), tmp_path / "unpacked")
     results = _runtime_results(image, node_tls, tmp_path)
-    assert all(result.passed for result in results.values()), {k: r.detail for k, r in results.items()}
-    assert "refused: " in results[("node-https-x25519-refused", CUT)].detail
+    for (probe_id, mode), result in results.items():
+        if mode is NORMAL:
+            assert result.passed, (probe_id, result.detail)
+        else:
+            assert result.detail == "exit 134: Fatal glibc error: cannot get entropy for arc4random", probe_id
+    assert "refused: " in results[("node-https-x25519-refused", NORMAL)].detail
     config = image.rootfs / "usr/lib/ssl/openssl.cnf"
     without = tmp_path / "openssl-without-nodejs_conf.cnf"
     without.write_text(
@@ -225,3 +234,28 @@ def test_node_https_on_loopback_and_its_control(node_image: BuiltImage, tmp_path
     }
     assert failed == {"node-https-chacha20-refused", "node-https-x25519-refused"}
     assert control[("node-https-x25519-refused", NORMAL)].detail == "exit 0"
+
+
+def test_a_trixie_go_binary_is_reported_and_cannot_run_without_the_kernel(
+    curl_image: BuiltImage, tmp_path: Path
+) -> None:
+    """Debian's age (Go 1.24): build info says fips140 is off; run in the curl image's rootfs, age-keygen
+    works with the kernel and crashes in crypto/rand without it, in FIPS mode too (module v1.0.0 seeds its
+    DRBG from getrandom), as the Go probe's account says."""
+    debs = apt_root().download(["age"], tmp_path)
+    subprocess.run(["dpkg-deb", "-x", str(debs[0]), str(tmp_path / "age")], check=True)
+    info = go.build_info(tmp_path / "age/usr/bin/age-keygen")
+    assert info is not None and info.version.startswith("go1.24")
+    fips_mode, independent, detail = go.judge(info, "")
+    assert (fips_mode, independent) == (False, False) and "Enabled() is false" in detail
+    assert go.judge(info, "fips140=on")[:2] == (True, False)
+    image = _without(curl_image, tmp_path / "unpacked")
+    binds = {tmp_path / "age/usr/bin/age-keygen": "/tmp/.fipsforge/age-keygen"}
+    for godebug in ("fips140=off", "fips140=on"):
+        for mode in EntropyMode:
+            run = run_sandboxed(image.rootfs, ["/tmp/.fipsforge/age-keygen"], mode=mode, binds=binds,
+                                env={"GODEBUG": godebug})  # fmt: skip
+            if mode is NORMAL:
+                assert run.ok and "AGE-SECRET-KEY-1" in run.stdout, run.stderr
+            else:
+                assert not run.ok and "fatal error: crypto/rand: failed to read random data" in run.stderr

@@ -7,6 +7,8 @@ with the library that made it. Three more kinds of case sit beside the probes:
 - kernel independence: per mode, no crypto-relevant request for kernel randomness (DRBG seeding);
 - kernel-dependent paths: Python's own kernel-randomness paths (os.urandom, secrets, SystemRandom, the
   hash seed) lie outside the FIPS boundary; the suite shows which of them fail with the kernel cut off;
+- runtimes: one module each in `fipsforge.sandbox.runtimes` (libcrypto.so.3 when there is no openssl CLI,
+  PHP, curl, Node TLS, Go build info, Java providers); a runtime found without a probe is "not probed";
 - fail-closed: with the CPU time-stamp counter frozen (an LD_PRELOAD shim), libjitterentropy's health
   tests trip, and every operation that needs randomness must fail, never fall back to the kernel.
 """
@@ -243,7 +245,8 @@ class _Runner:
             if not result.passed and detail == "exit 0":
                 detail += ": not refused" if expect is Expectation.REFUSED else ": not the expected output"
             if not result.passed and non_validated:
-                detail = f"non-validated path: {non_validated} {'answers' if result.detail == 'exit 0' else 'is callable'} ({detail})"
+                how = "answers" if result.detail == "exit 0" else "is callable"
+                detail = f"non-validated path: {non_validated} {how} ({detail})"
             self.results[(probe.id, mode)] = result
             self.record(probe.id, mode, result.randomness_calls)
             self.cases.append(

@@ -18,6 +18,7 @@ from fipsforge.apt import DebianMirrors
 from fipsforge.errors import FipsforgeError
 from fipsforge.fsutil import atomic_dir
 from fipsforge.image import rootfs as rf
+from fipsforge.image import workload as wl
 from fipsforge.image.resolve import Resolution, apt_root, fetch, resolve
 from fipsforge.image.sbom import Component, ImageFacts, cyclonedx_document, spdx_document
 from fipsforge.image.spec import ImageSpec
@@ -59,12 +60,15 @@ class ImageResult(BaseModel):
     inputs_digest: str
 
 
-def _inputs_digest(spec_text: str, resolution: Resolution, overlays: list[Overlay]) -> str:
+def _inputs_digest(
+    spec_text: str, resolution: Resolution, overlays: list[Overlay], files: list[wl.SpecFile]
+) -> str:
     recipe = {
         "fipsforge": __version__,
         "spec": spec_text,
         "packages": [(p.name, p.version, p.sha256) for p in resolution.packages],
         "overlays": [(o.cache_key, o.skip_trees, o.skip_suffixes) for o in overlays],
+        "files": wl.files_digest(files),
     }
     return hashlib.sha256(canonical_json(recipe)).hexdigest()
 
@@ -103,9 +107,15 @@ def image_config(spec: ImageSpec, epoch: int, diff_id: str, inputs: str) -> dict
 
 
 def assemble_rootfs(
-    root: Path, spec: ImageSpec, resolution: Resolution, debs: dict[str, Path], overlays: list[Overlay]
+    root: Path,
+    spec: ImageSpec,
+    resolution: Resolution,
+    debs: dict[str, Path],
+    overlays: list[Overlay],
+    files: list[wl.SpecFile],
 ) -> int:
-    """Unpack, trim, lay the overlays, write dpkg status and generated files; returns SOURCE_DATE_EPOCH.
+    """Unpack, trim, lay the overlays and the spec's files, write dpkg status, generated files and the
+    services record; returns SOURCE_DATE_EPOCH.
 
     SOURCE_DATE_EPOCH is the newest file time inside the Debian packages: derived from the inputs only.
     """
@@ -130,9 +140,15 @@ def assemble_rootfs(
             rf.replace_with_symlink(root, f"/usr/lib/ssl/{name}", target)
         (root / "etc/ssl/private").mkdir(parents=True, exist_ok=True)
         os.chmod(root / "etc/ssl/private", 0o700)
+    if files:
+        wl.lay_files(root, files)  # last: a shipped config replaces what a package put there
+        components.append(wl.files_component(files))
+    if spec.services:
+        wl.write_services(root, wl.service_commands(spec))
     if components:
         record = {
-            "note": "Built by fipsforge, not from Debian binary packages. Debian packages left out: "
+            "note": "Not from Debian binary packages: built by fipsforge, or copied in from the spec's "
+            "files:. Debian packages left out: "
             + ", ".join(f"{name} ({why})" for name, why in resolution.replaced.items()),
             "components": [c.model_dump() for c in components],
         }
@@ -140,6 +156,16 @@ def assemble_rootfs(
         record_path.parent.mkdir(parents=True, exist_ok=True)
         record_path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
     return epoch
+
+
+def check_can_run(root: Path, spec: ImageSpec) -> None:
+    """The entrypoint and every service command, with their loader and libraries, are in the rootfs."""
+    from fipsforge.image.runnable import check_runnable
+
+    path_dirs = spec.env.get("PATH", DEFAULT_PATH.split("=", 1)[1]).split(":")
+    check_runnable(root, [*spec.entrypoint, *spec.cmd], path_dirs, spec.env, "entrypoint")
+    for service in wl.service_commands(spec):
+        check_runnable(root, service.command, path_dirs, spec.env, f"services.{service.name}")
 
 
 def build_image(
@@ -170,14 +196,17 @@ def build_image(
         from fipsforge.image.overlays import spec_overlays
 
         overlays = spec_overlays(spec, root, say)
-    inputs = _inputs_digest(spec_text, resolution, overlays)
+    files = wl.spec_files(spec)
+    inputs = _inputs_digest(spec_text, resolution, overlays, files)
     reference = f"{spec.name}:{spec.tag}"
     with atomic_dir(out) as staging, tempfile.TemporaryDirectory(prefix=".rootfs-", dir=out.parent) as tmp:
         rootfs = Path(tmp) / "rootfs"
         rootfs.mkdir()
         os.chmod(rootfs, 0o755)
         say("unpack")
-        epoch = assemble_rootfs(rootfs, spec, resolution, debs, overlays)
+        epoch = assemble_rootfs(rootfs, spec, resolution, debs, overlays, files)
+        say("check")
+        check_can_run(rootfs, spec)
         say("layer")
         writer = LayoutWriter(staging)
         layer = writer.add_layer(rootfs, epoch)
@@ -189,7 +218,9 @@ def build_image(
         }
         manifest = writer.add_image(config, [layer], annotations, ref_name=spec.tag)
         say("sbom")
-        components = [c for o in overlays for c in o.components]
+        components = [c for o in overlays for c in o.components] + (
+            [wl.files_component(files)] if files else []
+        )
         facts = ImageFacts(
             name=spec.name, tag=spec.tag, suite=spec.suite, manifest_digest=manifest.digest,
             created=epoch, packages=resolution.packages, components=components,

@@ -118,7 +118,7 @@ def resolve(spec: ImageSpec, root: AptRoot) -> Resolution:
         status = Path(tmp) / "status"
         status.write_text(stub_text)
         done = _apt(
-            root, "apt-get", "-s", "-q", "install", "--no-install-recommends", *spec.packages, status=status
+            root, "apt-get", "-s", "-q", "install", "--no-install-recommends", *spec.install, status=status
         )
     if done.returncode != 0:
         unknown = _unknown_packages(done.stderr)

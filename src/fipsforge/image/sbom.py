@@ -22,11 +22,17 @@ from fipsforge.image.resolve import DebPackage
 from fipsforge.oci.writer import rfc3339
 
 DEBIAN_RELEASE = {"trixie": "debian-13"}
-Role = Literal["library", "fips-module", "entropy-source", "interpreter"]
+Role = Literal["library", "fips-module", "entropy-source", "interpreter", "files"]
+
+
+SPDX_PURPOSE = {"interpreter": "APPLICATION", "files": "FILE"}
+CYCLONEDX_TYPE = {"fips-module": "cryptographic-asset", "entropy-source": "cryptographic-asset",
+                  "interpreter": "application", "files": "file"}  # fmt: skip
 
 
 class Component(BaseModel):
-    """Something in the image that is not a Debian package: a part of the FIPS stack, or our CPython."""
+    """Something in the image that is not a Debian package: a part of the FIPS stack, our CPython, or the
+    spec's `files:` (its sources are then image paths with their SHA-256)."""
 
     name: str
     version: str
@@ -132,7 +138,7 @@ def spdx_document(facts: ImageFacts) -> dict[str, Any]:
                     f"{name} (sha256 {digest})" for name, digest in sorted(component.sources.items())
                 ),
                 "externalRefs": refs,
-                "primaryPackagePurpose": "LIBRARY" if component.role != "interpreter" else "APPLICATION",
+                "primaryPackagePurpose": SPDX_PURPOSE.get(component.role, "LIBRARY"),
             }
         )
         relationships.append(
@@ -193,9 +199,7 @@ def cyclonedx_document(facts: ImageFacts) -> dict[str, Any]:
     for component in facts.components:
         purl = component_purl(component)
         entry: dict[str, Any] = {
-            "type": "cryptographic-asset"
-            if component.role in ("fips-module", "entropy-source")
-            else "library",
+            "type": CYCLONEDX_TYPE.get(component.role, "library"),
             "bom-ref": f"fipsforge:{component.name}@{component.version}",
             "name": component.name,
             "version": component.version,
@@ -216,8 +220,6 @@ def cyclonedx_document(facts: ImageFacts) -> dict[str, Any]:
             entry["cpe"] = component.cpe
         if entry["type"] == "cryptographic-asset":
             entry["cryptoProperties"] = _crypto_properties(component)
-        elif component.role == "interpreter":
-            entry["type"] = "application"
         components.append(entry)
     image_ref = f"image:{facts.manifest_digest}"
     return {

@@ -16,7 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from fipsforge.errors import FipsforgeError
 
-BUILTIN_SPECS = ("openssl", "python")
+BUILTIN_SPECS = ("openssl", "python", "node", "php", "curl")
+ALWAYS_INSTALLED = ("base-files",)
+"""In every image, listed or not: base-files makes the merged-usr links (`/lib64` holds the ELF loader)."""
 _PACKAGE = r"^[a-z0-9][a-z0-9+.-]+$"
 # Debian policy §5.6.12: [epoch:]upstream_version[-debian_revision].
 _VERSION = r"^([0-9]+:)?[0-9][A-Za-z0-9.+~:-]*$"
@@ -86,6 +88,12 @@ class ImageSpec(BaseModel):
         for name in names:
             if names.count(name) > 1:
                 raise FipsforgeError(f"services: the name {name!r} is used twice")
+
+    @property
+    def install(self) -> list[str]:
+        """What apt installs: `packages`, plus `ALWAYS_INSTALLED` where the spec does not list them."""
+        listed = {entry.split("=", 1)[0] for entry in self.packages}
+        return [*self.packages, *(name for name in ALWAYS_INSTALLED if name not in listed)]
 
     @property
     def pins(self) -> dict[str, str]:

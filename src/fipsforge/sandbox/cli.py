@@ -56,6 +56,7 @@ def print_table(report: RuntimeReport) -> None:
         Status.FAILED: "[bold red]FAIL[/]",
         Status.SKIPPED: "[yellow]SKIP[/]",
         Status.RISK: "[bold magenta]RISK[/]",
+        Status.NOT_PROBED: "[bold yellow]NOT PROBED[/]",
     }
     group = None
     for case in report.cases:
@@ -76,6 +77,11 @@ def print_table(report: RuntimeReport) -> None:
             paths.add_row(path.name, "works" if path.works_normal else "fails",
                           "works" if path.works_cut_off else f"fails: {path.detail}")  # fmt: skip
         console.print(paths)
+    if report.non_validated_paths:
+        console.print(
+            "[bold red]non-validated paths[/] (answer outside the FIPS module): "
+            + ", ".join(report.non_validated_paths)
+        )
     calls = Table(title="kernel randomness requests (getrandom, /dev/*random), by purpose and caller")
     for column in ("mode", "group", "purpose", "caller", "calls", "denied"):
         calls.add_column(column)

@@ -22,7 +22,8 @@ def junit_xml(report: RuntimeReport) -> bytes:
         suite = ET.SubElement(
             root, "testsuite", name=group, tests=str(len(cases)),
             failures=str(sum(c.status is Status.FAILED for c in cases)),
-            skipped=str(sum(c.status in (Status.SKIPPED, Status.RISK) for c in cases)), errors="0",
+            skipped=str(sum(c.status in (Status.SKIPPED, Status.RISK, Status.NOT_PROBED) for c in cases)),
+            errors="0",
         )  # fmt: skip
         properties = ET.SubElement(suite, "properties")
         ET.SubElement(properties, "property", name="image", value=report.image)
@@ -35,11 +36,14 @@ def junit_xml(report: RuntimeReport) -> bytes:
                 )
             ET.SubElement(element, "system-out").text = f"{case.description}: {case.detail}"
             if case.status is Status.FAILED:
-                ET.SubElement(element, "failure", message=case.detail, type="expectation")
+                kind = "non-validated-path" if case.non_validated_path else "expectation"
+                ET.SubElement(element, "failure", message=case.detail, type=kind)
             elif case.status is Status.SKIPPED:
                 ET.SubElement(element, "skipped", message=case.detail)
             elif case.status is Status.RISK:  # JUnit has no such outcome: not a failure, and never a pass
                 ET.SubElement(element, "skipped", message=f"risk: {case.detail}", type="risk")
+            elif case.status is Status.NOT_PROBED:
+                ET.SubElement(element, "skipped", message=f"not probed: {case.detail}")
     root.set("tests", str(len(report.cases)))
     root.set("failures", str(len(report.failed)))
     root.set("risks", str(len(report.risks)))

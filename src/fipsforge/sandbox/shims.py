@@ -26,21 +26,29 @@ SANDBOX_DIR = "/tmp/.fipsforge"
 
 def shim_path(name: str) -> Path:
     """The shared object for `<name>.c` (from this package), compiled on first use."""
-    source = resources.files("fipsforge.sandbox").joinpath(f"{name}.c").read_bytes()
+    return compiled("fipsforge.sandbox", name, shared=True)
+
+
+def compiled(package: str, name: str, shared: bool) -> Path:
+    """`<name>.c` of `package` compiled with the host's cc (a shared object or a program), cached by hash."""
+    source = resources.files(package).joinpath(f"{name}.c").read_bytes()
     key = hashlib.sha256(source).hexdigest()[:16]
-    target = cache_root() / "tools" / f"{name}-{key}" / f"fipsforge-{name.replace('_', '-')}.so"
+    suffix = ".so" if shared else ""
+    target = cache_root() / "tools" / f"{name}-{key}" / f"fipsforge-{name.replace('_', '-')}{suffix}"
     if target.is_file():
         return target
+    kind = ["-shared", "-fPIC"] if shared else []
     with tempfile.TemporaryDirectory() as scratch, atomic_file(target) as staged:
         c_file = Path(scratch) / f"{name}.c"
         c_file.write_bytes(source)
-        compiled = subprocess.run(
-            ["cc", "-O2", "-shared", "-fPIC", "-Wall", "-Werror", "-o", str(staged), str(c_file)],
+        done = subprocess.run(
+            ["cc", "-O2", *kind, "-Wall", "-Werror", "-o", str(staged), str(c_file)],
             capture_output=True, text=True, check=False,
         )  # fmt: skip
-        if compiled.returncode != 0:
-            last = compiled.stderr.strip().splitlines()[-1:] or [f"exit {compiled.returncode}"]
-            raise FipsforgeError(f"{name}.c: cannot compile the LD_PRELOAD shim: {last[0]}")
+        if done.returncode != 0:
+            last = done.stderr.strip().splitlines()[-1:] or [f"exit {done.returncode}"]
+            raise FipsforgeError(f"{name}.c: cannot compile: {last[0]}")
+        staged.chmod(0o755)
     return target
 
 

@@ -7,6 +7,8 @@ with the library that made it. Four more kinds of case sit beside the probes:
 - kernel independence: per mode, no crypto-relevant request for kernel randomness (DRBG seeding);
 - kernel-dependent paths: Python's own kernel-randomness paths (os.urandom, secrets, SystemRandom, the
   hash seed) lie outside the FIPS boundary; the suite shows which of them fail with the kernel cut off;
+- runtimes: one module each in `fipsforge.sandbox.runtimes` (libcrypto.so.3 when there is no openssl CLI,
+  PHP, curl, Node TLS, Go build info, Java providers); a runtime found without a probe is "not probed";
 - fail-closed: with the CPU time-stamp counter frozen (an LD_PRELOAD shim), libjitterentropy's health
   tests trip, and every operation that needs randomness must fail, never fall back to the kernel;
 - the tamper matrix (`fipsforge.sandbox.tamper`): with the FIPS configuration changed, crypto is refused.
@@ -16,11 +18,13 @@ from __future__ import annotations
 
 import re
 import shutil
+import tempfile
 from collections.abc import Callable
 from enum import StrEnum
+from functools import partial
 from pathlib import Path
 
-from pydantic import BaseModel
+from pydantic import BaseModel, computed_field
 
 from fipsforge.errors import FipsforgeError
 from fipsforge.oci.unpack import UnpackedImage
@@ -35,6 +39,8 @@ from fipsforge.sandbox.probes import (
     openssl_image_probes,
     python_probes,
 )
+from fipsforge.sandbox.runtimes import Context, runtime_plans
+from fipsforge.sandbox.runtimes.libcrypto import PROBE, libcrypto_in, probe_binds
 from fipsforge.sandbox.shims import FAIL_CLOSED, GETRANDOM_TRACE, preload
 from fipsforge.stack.check import CheckResult, Expectation, Probe, failure_reason, run_probe
 
@@ -51,6 +57,8 @@ class Status(StrEnum):
     RISK = "risk"
     """Not refused, and nothing inside the image can refuse it (an operator's setting wins): never passed,
     never a failed exit code, always named in the report."""
+    NOT_PROBED = "not probed"
+    """A runtime in the image that fipsforge has no probe for: neither passed nor failed."""
 
 
 class CaseResult(BaseModel):
@@ -65,6 +73,8 @@ class CaseResult(BaseModel):
     """Crypto-relevant requests for kernel randomness made by this case's commands."""
     variant: str | None = None
     """The tamper-matrix variant (`fipsforge.sandbox.tamper`) the case ran against."""
+    non_validated_path: str | None = None
+    """The function outside the FIPS module that still answers, when that is why the case failed."""
 
 
 class TracedCall(RandomnessCall):
@@ -139,6 +149,12 @@ class RuntimeReport(BaseModel):
     @property
     def risks(self) -> list[CaseResult]:
         return [case for case in self.cases if case.status is Status.RISK]
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def non_validated_paths(self) -> list[str]:
+        """Functions outside the FIPS module that answered in some mode, each named once."""
+        return sorted({case.non_validated_path for case in self.cases if case.non_validated_path})
 
 
 def _find(rootfs: Path, dirs: list[str], names: tuple[str, ...]) -> str | None:
@@ -219,7 +235,13 @@ class _Runner:
             env["PYTHONHASHSEED"] = "0"
         return env
 
-    def run(self, probe: Probe, python: bool = False) -> None:
+    def run(
+        self,
+        probe: Probe,
+        python: bool = False,
+        binds: dict[Path, str] | None = None,
+        non_validated: str | None = None,
+    ) -> None:
         for mode in EntropyMode:
             self.progress(f"{probe.id} ({mode.value})")
             expect = probe.expect
@@ -228,10 +250,13 @@ class _Runner:
             moded = probe.model_copy(
                 update={"mode": mode, "expect": expect, "env": self.env(mode, probe.id, python)}
             )
-            result = run_probe(self.image.rootfs, self.trace_binds, moded)
+            result = run_probe(self.image.rootfs, {**self.trace_binds, **(binds or {})}, moded)
             detail = result.detail
             if not result.passed and detail == "exit 0":
                 detail += ": not refused" if expect is Expectation.REFUSED else ": not the expected output"
+            if not result.passed and non_validated:
+                how = "answers" if result.detail == "exit 0" else "is callable"
+                detail = f"non-validated path: {non_validated} {how} ({detail})"
             self.results[(probe.id, mode)] = result
             self.record(probe.id, mode, result.randomness_calls)
             self.cases.append(
@@ -239,6 +264,7 @@ class _Runner:
                     id=probe.id, group=probe.group, description=probe.description, mode=mode, expect=expect,
                     status=Status.PASSED if result.passed else Status.FAILED, detail=detail,
                     kernel_seeding_calls=result.kernel_seeding_calls,
+                    non_validated_path=None if result.passed else non_validated,
                 )
             )  # fmt: skip
 
@@ -296,17 +322,23 @@ def _kernel_paths(runner: _Runner) -> list[KernelPath]:
 
 def _fail_closed(runner: _Runner, runtimes: Runtimes) -> None:
     """Freeze the timer libjitterentropy reads; randomness must fail, a digest (no randomness) must not."""
-    if runtimes.openssl is None:
+    cli = runtimes.openssl is not None
+    if not cli and libcrypto_in(runner.image) is None:
         runner.skip("fail-closed", FAIL_CLOSED_GROUP, "operations needing randomness fail with jitter frozen",
-                    "no openssl CLI in the image to drive the case")  # fmt: skip
+                    "neither an openssl CLI nor libcrypto.so.3 in the image to drive the case")  # fmt: skip
         return
     binds, env = preload([GETRANDOM_TRACE, FAIL_CLOSED])
+    binds = binds if cli else {**binds, **probe_binds()}
     env = {**runner.image.config.env, **env}
     # each case names the probe that must pass with the live timer: the failure must be the frozen timer's
     commands = {
         "fail-closed-rand": (["openssl", "rand", "-hex", "32"], "rand", "openssl rand fails, no kernel fallback"),
         "fail-closed-ec-keygen": (["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"],
                                   "ec-p256-keygen", "EC P-256 key generation fails, no kernel fallback"),
+    } if cli else {  # the image's libcrypto.so.3 through fipsforge's probe program
+        "fail-closed-rand": ([PROBE, "rand"], "libcrypto-rand", "RAND_bytes fails, no kernel fallback"),
+        "fail-closed-ec-keygen": ([PROBE, "ec-p256-keygen"], "libcrypto-ec-p256-keygen",
+                                  "EC P-256 key generation fails, no kernel fallback"),
     }  # fmt: skip
     for mode in EntropyMode:
         for case_id, (argv, baseline_id, description) in commands.items():
@@ -334,7 +366,8 @@ def _fail_closed(runner: _Runner, runtimes: Runtimes) -> None:
     # control: the shim only takes the noise source away; an operation without randomness still works
     control = Probe(id="fail-closed-control-digest", group=FAIL_CLOSED_GROUP,
                     description="control: SHA-256 (no randomness needed) still works with the timer frozen",
-                    commands=[["openssl", "dgst", "-sha256"]], stdin="abc", expect=Expectation.SUCCEEDS,
+                    commands=[["openssl", "dgst", "-sha256"] if cli else [PROBE, "sha256"]], stdin="abc",
+                    expect=Expectation.SUCCEEDS,
                     stdout_must_match=r"= ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad$",
                     mode=EntropyMode.KERNEL_CUT_OFF, env=env)  # fmt: skip
     result = run_probe(runner.image.rootfs, binds, control)
@@ -343,6 +376,23 @@ def _fail_closed(runner: _Runner, runtimes: Runtimes) -> None:
         CaseResult(id=control.id, group=FAIL_CLOSED_GROUP, description=control.description, mode=control.mode,
                  expect=control.expect, status=Status.PASSED if result.passed else Status.FAILED, detail=result.detail)
     )  # fmt: skip
+
+
+def _runtime_probes(runner: _Runner, runtimes: Runtimes) -> None:
+    """The probes of `fipsforge.sandbox.runtimes`, each module chosen by what the image holds."""
+    image = runner.image
+    with tempfile.TemporaryDirectory(prefix="fipsforge-runtimes-") as scratch:
+        find = partial(_find, image.rootfs, image.config.path_dirs)
+        context = Context(find=find, openssl_cli=runtimes.openssl, scratch=Path(scratch))
+        for plan in runtime_plans(image, context):
+            for check in plan.checks:
+                runner.run(check.probe, binds=plan.binds, non_validated=check.non_validated)
+            runner.cases += [
+                CaseResult(id=found.id, group=found.group, description=found.description, mode=None,
+                           expect=None if found.outcome == "not probed" else Expectation.SUCCEEDS,
+                           status=Status(found.outcome), detail=found.detail, non_validated_path=found.non_validated)
+                for found in plan.findings
+            ]  # fmt: skip
 
 
 def run_suite(image: UnpackedImage, progress: Callable[[str], None] | None = None) -> RuntimeReport:
@@ -374,6 +424,7 @@ def run_suite(image: UnpackedImage, progress: Callable[[str], None] | None = Non
         runner.skip("node-fips", "Node.js", "Node.js crypto probes", "no node executable on the image's PATH")
     else:
         runner.run(node_probe(runtimes.node))
+    _runtime_probes(runner, runtimes)
     _independence(runner)
     _fail_closed(runner, runtimes)
     from fipsforge.sandbox.tamper import tamper_matrix  # it builds on this module's models

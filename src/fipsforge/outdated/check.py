@@ -175,16 +175,16 @@ def check_images(
 ) -> OutdatedResult:
     """Check each image against the current candidates of its suite (security updates included)."""
     say = report or (lambda _step: None)
-    say("apt indexes")
-    root = apt_root(mirrors, "trixie")
-    root.update()
     say("package lists")
     with tempfile.TemporaryDirectory(prefix="fipsforge-outdated-") as scratch:
         inventories = [read_inventory(ref, Path(scratch)) for ref in refs]
+    overrides = scan_severities(scans or [], today)
+    say("apt indexes")
+    root = apt_root(mirrors, "trixie")
+    root.update()
     say("candidates")
     candidates = index.candidates(root, [p.name for i in inventories for p in i.packages])
     sources = index.newest_sources(root, [c.debian_source for i in inventories for c in i.components])
-    overrides = scan_severities(scans or [], today)
     reader = ChangelogReader(root, cache_root() / "outdated" / "changelogs")
     served: dict[tuple[str, str], bool] = {}
     reports = []

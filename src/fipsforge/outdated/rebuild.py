@@ -67,10 +67,13 @@ def _test(layout: Path, scratch: Path, say: Report) -> int:
     from fipsforge.sandbox.suite import run_suite
 
     say("fipsforge test")
-    report = run_suite(unpack_image(str(layout), scratch), progress=say)
+    try:
+        report = run_suite(unpack_image(str(layout), scratch), progress=say)
+    except FipsforgeError as error:
+        raise FipsforgeError(f"the rebuilt image fails fipsforge test ({error}); not published") from error
     if not report.passed:
         failed = ", ".join(case.id for case in report.failed)
-        raise FipsforgeError(f"{layout}: the rebuilt image fails fipsforge test ({failed}); not published")
+        raise FipsforgeError(f"the rebuilt image fails fipsforge test ({failed} failed); not published")
     return sum(1 for case in report.cases if case.status.value == "passed")
 
 

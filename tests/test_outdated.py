@@ -152,6 +152,11 @@ def test_cli_json_and_a_scanner_overrides_the_severity(
 
 
 def test_evidence_poam_and_report_section(images: dict[str, ImageResult], tmp_path: Path) -> None:
+    workspace = tmp_path / "trestle"
+    workspace.mkdir()
+    subprocess.run(
+        [str(Path(sys.executable).parent / "trestle"), "init"], cwd=workspace, capture_output=True, check=True
+    )
     result = check_images([str(images["behind"].layout), str(images["current"].layout)], today=TODAY)
     outdated = tmp_path / "outdated.json"
     outdated.write_text(result.model_dump_json())
@@ -172,10 +177,6 @@ def test_evidence_poam_and_report_section(images: dict[str, ImageResult], tmp_pa
         assert row["Scheduled Completion Date"] == mine.fedramp_due.isoformat()
         assert row["Vendor SLA Due Date"] == mine.vendor_due.isoformat()
         assert row["Overdue (vendor SLA)"] == ("yes" if mine.overdue_vendor else "no")
-    workspace = tmp_path / "trestle"
-    workspace.mkdir()
-    trestle = Path(sys.executable).parent / "trestle"
-    subprocess.run([str(trestle), "init"], cwd=workspace, capture_output=True, check=True)
     done = _trestle_validate(
         workspace, "plan-of-action-and-milestones", "plan-of-action-and-milestones", out / "poam.json"
     )

@@ -43,6 +43,7 @@ class ChangelogReader:
         self.debs_fetched = 0
         self.changelogs_read = 0
         self._by_source: dict[tuple[str, str], tuple[list[ChangelogEntry], str]] = {}
+        self._sources: dict[tuple[str, str], tuple[bool, list[ChangelogEntry]]] = {}
 
     def for_source(self, packages: list[DebPackage]) -> tuple[list[ChangelogEntry], str]:
         """Entries of the changelog of these binaries' (one) source, from the smallest that has one."""
@@ -55,6 +56,20 @@ class ChangelogReader:
                     break
             self._by_source[key] = found
         return self._by_source[key]
+
+    def for_newer_source(self, stanza: Deb822) -> tuple[bool, list[ChangelogEntry]]:
+        """Whether the mirror serves this source version, and its changelog (from one of its binaries)."""
+        key = (stanza["Package"], stanza["Version"])
+        if key not in self._sources:
+            binaries = [name.strip() for name in stanza.get("Binary", "").split(",") if name.strip()]
+            built = [
+                p
+                for p in index.candidates(self.root, binaries).values()
+                if (p.source, p.source_version) == key
+            ]
+            entries = self.for_source(built)[0] if built else []
+            self._sources[key] = (index.source_served(self.root, stanza), entries)
+        return self._sources[key]
 
     def _follow(self, package: DebPackage, hops: int) -> tuple[list[ChangelogEntry], str]:
         result = changelog.cached(self.cache, package.sha256) or self._read(package)
@@ -110,32 +125,27 @@ def _packages_behind(
 
 
 def _components_behind(
-    inventory: ImageInventory, root: AptRoot, sources: dict[str, Deb822], reader: ChangelogReader,
-    served: dict[tuple[str, str], bool],
-) -> list[ComponentBehind]:  # fmt: skip
+    inventory: ImageInventory, sources: dict[str, Deb822], reader: ChangelogReader
+) -> list[ComponentBehind]:
     found = []
     for component in inventory.components:
         newest = sources.get(component.debian_source)
         if newest is None or Version(newest["Version"]) <= Version(component.debian_version):
             continue
-        key = (component.debian_source, newest["Version"])
-        if key not in served:
-            served[key] = index.source_served(root, newest)
-        binaries = [name.strip() for name in newest.get("Binary", "").split(",") if name.strip()]
-        built = [p for p in index.candidates(root, binaries).values() if (p.source, p.source_version) == key]
-        entries = reader.for_source(built)[0] if built else []
+        served, entries = reader.for_newer_source(newest)
+        source, version = component.debian_source, newest["Version"]
         reason = (
-            f"fipsforge builds Debian source {key[0]} {component.debian_version}; {key[1]} needs a "
+            f"fipsforge builds Debian source {source} {component.debian_version}; {version} needs a "
             "fipsforge release that moves the pin"
-            if served[key]
-            else f"the mirror lists source {key[0]} {key[1]} but does not serve its files; fipsforge "
+            if served
+            else f"the mirror lists source {source} {version} but does not serve its files; fipsforge "
             f"stays on {component.debian_version} until it does"
         )
         found.append(
             ComponentBehind(
-                name=component.name, debian_source=key[0], installed=component.debian_version,
-                candidate=key[1], served=served[key], reason=reason,
-                entries=_newer(entries, component.debian_version, key[1]),
+                name=component.name, debian_source=source, installed=component.debian_version,
+                candidate=version, served=served, reason=reason,
+                entries=_newer(entries, component.debian_version, version),
             )
         )  # fmt: skip
     return found
@@ -145,22 +155,20 @@ def _clocks(
     behind: list[PackageBehind], components: list[ComponentBehind], today: date,
     overrides: dict[str, tuple[Severity, str]],
 ) -> list[CveClock]:  # fmt: skip
-    """One clock per CVE, from the oldest newer entry that names it."""
-    first: dict[str, tuple[ChangelogEntry, str, set[str], bool]] = {}
-    items: list[tuple[str, list[ChangelogEntry], bool]] = [(p.source, p.entries, True) for p in behind]
-    items += [(c.debian_source, c.entries, False) for c in components]
-    names = [p.name for p in behind] + [c.name for c in components]
-    for (source, entries, actionable), name in zip(items, names, strict=True):
+    """One clock per CVE, from the oldest newer entry that names it; a rebuild fixes packages only."""
+    carriers = [(p.name, p.source, p.entries, True) for p in behind]
+    carriers += [(c.name, c.debian_source, c.entries, False) for c in components]
+    first: dict[str, tuple[ChangelogEntry, str, bool]] = {}
+    names: dict[str, set[str]] = {}
+    for name, source, entries, actionable in carriers:
         for entry in entries:
             for cve in entry.cves:
-                known = first.get(cve)
-                if known is None or entry.date < known[0].date:
-                    first[cve] = (entry, source, (known[2] if known else set()) | {name}, actionable)
-                else:
-                    known[2].add(name)
+                names.setdefault(cve, set()).add(name)
+                if cve not in first or entry.date < first[cve][0].date:
+                    first[cve] = (entry, source, actionable)
     clocks = [
-        clock(cve, entry, source, sorted(packages), today, overrides, actionable)
-        for cve, (entry, source, packages, actionable) in first.items()
+        clock(cve, entry, source, sorted(names[cve]), today, overrides, actionable)
+        for cve, (entry, source, actionable) in first.items()
     ]
     return sorted(clocks, key=lambda c: (c.fix_date, c.cve))
 
@@ -186,12 +194,11 @@ def check_images(
     candidates = index.candidates(root, [p.name for i in inventories for p in i.packages])
     sources = index.newest_sources(root, [c.debian_source for i in inventories for c in i.components])
     reader = ChangelogReader(root, cache_root() / "outdated" / "changelogs")
-    served: dict[tuple[str, str], bool] = {}
     reports = []
     for inventory in inventories:
         say(f"changelogs: {inventory.image}")
         behind, missing = _packages_behind(inventory, candidates, reader)
-        components = _components_behind(inventory, root, sources, reader, served)
+        components = _components_behind(inventory, sources, reader)
         status = "behind" if behind else "blocked" if components else "up-to-date"
         reports.append(
             ImageReport(

@@ -107,7 +107,7 @@ def _from_tree(image: ImageSource, work_dir: Path) -> ImageInventory:
     packages = []
     for stanza in Deb822.iter_paragraphs(status.decode("utf-8", "replace").splitlines()):
         name, version = stanza.get("Package"), stanza.get("Version")
-        if not name or not version or not stanza.get("Status", "installed").endswith("installed"):
+        if not name or not version or stanza.get("Status", "installed").split()[-1:] != ["installed"]:
             continue
         source, _, source_version = stanza.get("Source", name).partition(" ")
         packages.append(

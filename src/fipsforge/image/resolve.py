@@ -85,16 +85,17 @@ def _missing_pins(stderr: str) -> list[tuple[str, str]]:
     return re.findall(r"Version '([^']+)' for '([^']+)' was not found", stderr)
 
 
-def show(root: AptRoot, names: list[str]) -> list[Deb822]:
+def show(root: AptRoot, names: list[str], missing_ok: bool = False) -> list[Deb822]:
     """Index stanzas for `name` (its candidate) or `name=version` (that version, candidate or not).
 
     One apt-cache call for all names; a name or version the indexes lack is simply absent from the
-    answer (apt-cache prints nothing for an unknown `name=version`), so callers compare.
+    answer (apt-cache prints nothing for an unknown `name=version`), so callers compare. Only when
+    none is found is that an error, unless `missing_ok`.
     """
     if not names:
         return []
     done = _apt(root, "apt-cache", "show", "--no-all-versions", *names)
-    if done.returncode != 0 and not done.stdout:
+    if done.returncode != 0 and not done.stdout and not missing_ok:
         missing = re.findall(r"Unable to locate package (\S+)", done.stderr) or names
         raise FipsforgeError(f"package {missing[0]}: not found in Debian {root.suite}")
     return list(Deb822.iter_paragraphs(done.stdout.splitlines()))

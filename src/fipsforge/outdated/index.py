@@ -20,7 +20,7 @@ from fipsforge.image.resolve import DebPackage, deb_package, show
 def candidates(root: AptRoot, names: list[str]) -> dict[str, DebPackage]:
     """Each name's candidate in the suite; names the indexes lack are absent from the answer."""
     found = {}
-    for stanza in show(root, sorted(set(names))):
+    for stanza in show(root, sorted(set(names)), missing_ok=True):
         package = deb_package(stanza)
         found[package.name] = package
     return found

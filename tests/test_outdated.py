@@ -247,3 +247,18 @@ def test_if_outdated_rebuilds_tests_and_reports_the_delta(
     assert published.status == "blocked" and published.behind == []
     assert {c.cve for c in published.clocks} == set(result.cves_still_open)
     assert all(not c.actionable for c in published.clocks)
+
+
+def test_a_registry_reference_reads_the_sbom_referrer(images: dict[str, ImageResult], tmp_path: Path) -> None:
+    from fipsforge.oci.push import push_layout
+    from fipsforge.outdated.inventory import read_inventory
+    from oci_fixtures import loopback_registry
+
+    layout = images["current"].layout
+    local = read_inventory(str(layout), tmp_path)
+    (tmp_path / "registry").mkdir()
+    with loopback_registry(tmp_path / "registry") as address:
+        push_layout(layout, f"{address}/test/krb5:current")
+        remote = read_inventory(f"docker://{address}/test/krb5:current", tmp_path)
+    assert remote.package_list.startswith("CycloneDX referrer") and remote.digest == local.digest
+    assert remote.packages == local.packages and {p.name for p in remote.packages} >= set(KRB5)

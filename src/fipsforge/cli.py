@@ -13,6 +13,7 @@ from fipsforge.entropy.cli import app as entropy_app
 from fipsforge.errors import FipsforgeError
 from fipsforge.evidence.cli import app as evidence_app
 from fipsforge.image import cli as image_cli
+from fipsforge.outdated.cli import outdated
 from fipsforge.sandbox import cli as sandbox_cli
 from fipsforge.stack.cli import app as stack_app
 from fipsforge.verify.cli import verify
@@ -30,6 +31,7 @@ app.command("build")(image_cli.build)
 app.command("verify")(verify)
 app.command("push")(image_cli.push)
 app.command("test")(sandbox_cli.test)
+app.command("outdated")(outdated)
 
 
 def _terminate(signum: int, _frame: FrameType | None) -> None:

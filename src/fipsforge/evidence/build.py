@@ -37,6 +37,8 @@ class EvidenceOptions(BaseModel):
     manifests: list[Path]
     overlay: Path | None = None
     scans: list[Path] = Field(default_factory=list)
+    outdated: list[Path] = Field(default_factory=list)
+    """`fipsforge outdated --json` results, whose open CVEs become POA&M items."""
     verify: list[Path] = Field(default_factory=list)
     observed: list[Path] = Field(default_factory=list)
     run_verify: bool = True
@@ -184,7 +186,13 @@ def gather(options: EvidenceOptions, generated: datetime | None = None) -> Evide
     findings_in: list[poam.ScanFinding] = []
     for scan in options.scans:
         findings_in.extend(poam.read_scan(scan, options.scan_date))
+    outdated_images = []
+    for outdated_file in options.outdated:
+        found, reports = poam.read_outdated(outdated_file)
+        findings_in.extend(found)
+        outdated_images.extend(reports)
     entries = poam.build_entries(findings_in, options.today, options.vendor_sla)
+    vulnerability_inputs = [*options.scans, *options.outdated]
 
     evidence = Evidence(
         title=overlay.boundary,
@@ -197,9 +205,10 @@ def gather(options: EvidenceOptions, generated: datetime | None = None) -> Evide
         cmvp_warnings=list(dict.fromkeys(warnings)),
         notes=[str(n) for n in [*deployment.notes, *verify_notes, *flow_notes]],
         poam=entries,
-        scans=[str(s) for s in options.scans],
+        scans=[str(s) for s in vulnerability_inputs],
+        outdated=outdated_images,
         probes=probes,
-        outputs={k: v for k, v in OUTPUTS.items() if options.scans or not k.startswith("poam")},
+        outputs={k: v for k, v in OUTPUTS.items() if vulnerability_inputs or not k.startswith("poam")},
         overrides=config_overrides(deployment),
     )
     unknown = [i.image for i in image_evidence if i.verdict == "unknown"]

@@ -11,6 +11,7 @@ from fipsforge.evidence.models import FipsModuleRef, Flow
 from fipsforge.evidence.overrides import ConfigOverride
 from fipsforge.evidence.poam import PoamEntry
 from fipsforge.evidence.tlsclass import ProbeResult
+from fipsforge.outdated.model import ImageReport
 
 
 class ImageEvidence(BaseModel):
@@ -46,6 +47,8 @@ class Evidence(BaseModel):
     notes: list[str] = Field(default_factory=list)
     poam: list[PoamEntry] = Field(default_factory=list)
     scans: list[str] = Field(default_factory=list)
+    outdated: list[ImageReport] = Field(default_factory=list)
+    """Per-image `fipsforge outdated` reports given with --outdated."""
     probes: list[ProbeResult] = Field(default_factory=list)
     findings: list[Finding] = Field(default_factory=list)
     overrides: list[ConfigOverride] = Field(default_factory=list)

@@ -56,6 +56,11 @@ def run_command(
         None, "--overlay", help="Overlay YAML: external services, TLS, flows."
     ),
     scan: list[Path] = typer.Option([], "--scan", help="Grype or Trivy JSON report (repeatable)."),
+    outdated: list[Path] = typer.Option(
+        [],
+        "--outdated",
+        help="`fipsforge outdated --json` result: open CVEs become POA&M items (repeatable).",
+    ),
     verify: list[Path] = typer.Option([], "--verify", help="`fipsforge verify --json` output (repeatable)."),
     observed: list[Path] = typer.Option([], "--observed", help="`fipsforge evidence probe --json` output."),
     run_verify: bool = typer.Option(
@@ -76,6 +81,7 @@ def run_command(
         manifests=manifests,
         overlay=overlay,
         scans=scan,
+        outdated=outdated,
         verify=verify,
         observed=observed,
         run_verify=run_verify,

@@ -1,4 +1,6 @@
-"""POA&M entries from a vulnerability scan (Grype or Trivy JSON), with due dates under two clocks.
+"""POA&M entries from a vulnerability scan (Grype or Trivy JSON) or a `fipsforge outdated` result, with
+due dates under two clocks. For `outdated`, discovery is the date of the Debian changelog entry that
+fixed the CVE: a fix exists from then on.
 
 FedRAMP clock: from the date of discovery, Critical and High 30 days, Moderate 90, Low 180; a CISA
 KEV due date in the scan overrides it. Vendor clock: a configurable SLA, by default 7 days for
@@ -12,11 +14,14 @@ import io
 import json
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
 from fipsforge.errors import FipsforgeError
+
+if TYPE_CHECKING:
+    from fipsforge.outdated.model import ImageReport
 
 Severity = Literal["Critical", "High", "Moderate", "Low"]
 SEVERITIES: tuple[Severity, ...] = ("Critical", "High", "Moderate", "Low")
@@ -221,6 +226,44 @@ def read_scan(path: Path, discovered: date | None = None) -> list[ScanFinding]:
     if isinstance(doc, dict) and ("Results" in doc or "SchemaVersion" in doc):
         return _trivy(doc, str(path), discovered)
     raise FipsforgeError(f"{path}: not a Grype or Trivy JSON report (no 'matches' or 'Results')")
+
+
+def read_outdated(path: Path) -> tuple[list[ScanFinding], list[ImageReport]]:
+    """Open CVEs of a `fipsforge outdated --json` result as findings, and its per-image reports."""
+    from pydantic import ValidationError
+
+    from fipsforge.outdated.model import OutdatedResult
+
+    try:
+        result = OutdatedResult.model_validate_json(path.read_bytes())
+    except OSError as error:
+        raise FipsforgeError(f"{path}: cannot read outdated result: {error.strerror}") from None
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(map(str, first["loc"])) or "(document)"
+        raise FipsforgeError(f"{path}: not a fipsforge outdated result: {where}: {first['msg']}") from None
+    findings = []
+    for image in result.images:
+        installed = {p.name: p.installed for p in image.behind} | {
+            c.name: c.installed for c in image.components
+        }
+        for clock in image.clocks:
+            carriers = ", ".join(f"{name} {installed.get(name, '?')}" for name in clock.packages)
+            findings.append(
+                ScanFinding(
+                    vulnerability_id=clock.cve, cve=clock.cve, package=", ".join(clock.packages),
+                    installed_version=installed.get(clock.packages[0], "") if clock.packages else "",
+                    fixed_versions=[clock.fixed_in], severity=clock.severity,
+                    scanner_severity=clock.severity_source,
+                    title=f"{clock.cve}: fixed in Debian {clock.fixed_in} on {clock.fix_date}",
+                    description=f"Debian's changelog for {clock.fixed_in} ({clock.fix_date}) names {clock.cve}; "
+                    f"{image.image} still has {carriers}. Severity: {clock.severity_source}."
+                    + ("" if clock.actionable else " A rebuild does not fix it: the newer source is not usable."),
+                    scanner="fipsforge outdated (Debian changelogs)", asset=image.image,
+                    discovered=clock.fix_date, source=str(path),
+                )
+            )  # fmt: skip
+    return findings, result.images
 
 
 def build_entries(

@@ -46,6 +46,40 @@ def _status(status: str) -> str:
     )
 
 
+def _outdated_section(evidence: Evidence) -> str:
+    """One row per image from `fipsforge outdated`: how far behind, the oldest open fix, what is overdue."""
+    if not evidence.outdated:
+        return "<p>No <code>fipsforge outdated</code> result was supplied (pass --outdated).</p>"
+    rows = []
+    for image in evidence.outdated:
+        oldest = image.oldest_open_fix
+        overdue = image.overdue
+        late = ", ".join(
+            f"{c.cve} ({'vendor SLA' if c.overdue_vendor else ''}"
+            f"{' and ' if c.overdue_vendor and c.overdue_fedramp else ''}"
+            f"{'FedRAMP' if c.overdue_fedramp else ''})"
+            for c in overdue
+        )
+        rows.append(
+            [
+                escape(image.image),
+                f'<span data-outdated="{escape(image.status)}">{escape(image.status)}</span>',
+                escape(
+                    f"{len(image.behind)} of {image.packages_checked} packages"
+                    + (f"; {len(image.components)} fipsforge components" if image.components else "")
+                    + (f"; {len(image.missing)} gone from the archive" if image.missing else "")
+                ),
+                escape(f"{oldest.cve}, fixed {oldest.fix_date} ({oldest.days_open} days)")
+                if oldest
+                else "none",
+                f'<span class="overdue">{len(overdue)} overdue: {escape(late)}</span>' if overdue else "none",
+            ]
+        )
+    return _table(
+        ["image", "status", "behind", "oldest open fix", "overdue"], rows, raw_columns=frozenset(range(5))
+    )
+
+
 def render_html(evidence: Evidence, svg: bytes) -> str:
     counts = Counter(f.status for f in evidence.flows)
     summary = "".join(f"<span>{_status(status)}: {counts.get(status, 0)}</span>" for status in COLOURS)
@@ -132,7 +166,7 @@ def render_html(evidence: Evidence, svg: bytes) -> str:
             poam_rows,
         )
         if evidence.poam
-        else "<p>No vulnerability scan was supplied.</p>"
+        else "<p>No vulnerability scan or outdated result was supplied.</p>"
     )
     probes = (
         _table(
@@ -199,6 +233,8 @@ def render_html(evidence: Evidence, svg: bytes) -> str:
 <ul>{"".join(f"<li>{escape(w)}</li>" for w in evidence.cmvp_warnings) or "<li>none</li>"}</ul>
 <h2 id="poam">POA&amp;M</h2>
 {poam}
+<h2 id="outdated">Images behind Debian</h2>
+{_outdated_section(evidence)}
 <h2 id="observed">Observed TLS</h2>
 {probes}
 <h2 id="notes">Notes</h2>

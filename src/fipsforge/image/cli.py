@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from fipsforge.console import print_json, progress, stderr_console
+
+if TYPE_CHECKING:
+    from fipsforge.image.spec import ImageSpec
 
 
 def build(
@@ -16,6 +20,12 @@ def build(
         None, "--docker-archive", help="Also write a docker-archive tar."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
+    if_outdated: str | None = typer.Option(
+        None,
+        "--if-outdated",
+        help="Build only when `fipsforge outdated` finds this image behind; "
+        "test the new image before it replaces --out.",
+    ),
 ) -> None:
     """Build a reproducible OCI image (with SBOM referrers) from Debian packages and the FIPS stack."""
     from fipsforge.image.build import build_image, check_out_dir
@@ -23,6 +33,9 @@ def build(
 
     image_spec, text = load_spec(spec)
     check_out_dir(out)
+    if if_outdated is not None:
+        _rebuild(image_spec, text, out, if_outdated, docker_archive, as_json)
+        return
     with progress() as bar:
         task = bar.add_task("build", total=None)
         result = build_image(
@@ -41,6 +54,34 @@ def build(
         print(f"referrer: {media_type} {digest}")
     if result.docker_archive:
         print(f"docker-archive: {result.docker_archive}")
+
+
+def _rebuild(
+    image_spec: ImageSpec, text: str, out: Path, image: str, docker_archive: Path | None, as_json: bool
+) -> None:
+    from datetime import date
+
+    from fipsforge.errors import FipsforgeError
+    from fipsforge.outdated.rebuild import rebuild_if_outdated
+
+    if docker_archive is not None:
+        raise FipsforgeError("--docker-archive: not with --if-outdated (export the published layout)")
+    with progress() as bar:
+        task = bar.add_task("outdated", total=None)
+        result = rebuild_if_outdated(
+            image_spec, text, out, image, today=date.today(),
+            report=lambda step: bar.update(task, description=step),
+        )  # fmt: skip
+    if as_json:
+        print_json(result)
+        return
+    print(result.reason)
+    if result.rebuilt:
+        print(f"digest: {result.old_digest} -> {result.new_digest}")
+        for change in result.changed:
+            print(f"changed: {change.name} {change.old or '(new)'} -> {change.new or '(removed)'}")
+        print(f"CVEs closed: {', '.join(result.cves_closed) or 'none'}")
+        print(f"fipsforge test: {result.tests_passed} cases passed")
 
 
 def push(

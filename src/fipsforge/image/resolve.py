@@ -5,7 +5,8 @@ Debian's own tools would install. Packages the image must not contain are entere
 already installed: the ones our FIPS stack replaces, and the ones a spec excludes (dependencies that
 only serve maintainer scripts, which an image build never runs). apt then neither picks them nor pulls
 their dependencies. Downloads go through apt, which checks every file against the signed indexes, and
-are kept under `cache_root()/debs`, checked again by SHA-256 on every use.
+are kept under `cache_root()/debs`, checked again by SHA-256 on every use. A spec's `name=version` pins go to
+apt as they are: a pinned version need not be the candidate, only in the indexes.
 """
 
 from __future__ import annotations
@@ -79,15 +80,46 @@ def _unknown_packages(stderr: str) -> list[str]:
     return found
 
 
-def _show(root: AptRoot, names: list[str]) -> list[Deb822]:
-    """Index stanzas for `name` or `name=version` entries (candidate versions only)."""
+def _missing_pins(stderr: str) -> list[tuple[str, str]]:
+    """(name, version) of each `name=version` that apt says the indexes do not have."""
+    return re.findall(r"Version '([^']+)' for '([^']+)' was not found", stderr)
+
+
+def show(root: AptRoot, names: list[str], missing_ok: bool = False) -> list[Deb822]:
+    """Index stanzas for `name` (its candidate) or `name=version` (that version, candidate or not).
+
+    One apt-cache call for all names; a name or version the indexes lack is simply absent from the
+    answer (apt-cache prints nothing for an unknown `name=version`), so callers compare. Only when
+    none is found is that an error, unless `missing_ok`.
+    """
     if not names:
         return []
     done = _apt(root, "apt-cache", "show", "--no-all-versions", *names)
-    if done.returncode != 0:
+    if done.returncode != 0 and not done.stdout and not missing_ok:
         missing = re.findall(r"Unable to locate package (\S+)", done.stderr) or names
         raise FipsforgeError(f"package {missing[0]}: not found in Debian {root.suite}")
     return list(Deb822.iter_paragraphs(done.stdout.splitlines()))
+
+
+def deb_package(stanza: Deb822) -> DebPackage:
+    """The `DebPackage` a Packages index stanza describes."""
+    source, _, source_version = stanza.get("Source", stanza["Package"]).partition(" ")
+    return DebPackage(
+        name=stanza["Package"],
+        version=stanza["Version"],
+        architecture=stanza["Architecture"],
+        source=source,
+        source_version=source_version.strip("()") or stanza["Version"],
+        sha256=stanza["SHA256"],
+        size=int(stanza["Size"]),
+        filename=stanza["Filename"],
+    )
+
+
+def _available_versions(root: AptRoot, name: str) -> list[str]:
+    done = _apt(root, "apt-cache", "madison", name)
+    rows = [line.split("|") for line in done.stdout.splitlines() if line.count("|") == 2]
+    return list(dict.fromkeys(row[1].strip() for row in rows if row[2].strip().endswith("Packages")))
 
 
 def _stub_status(root: AptRoot, names: list[str], origin: str) -> str:
@@ -112,8 +144,8 @@ def _stub_status(root: AptRoot, names: list[str], origin: str) -> str:
 def resolve(spec: ImageSpec, root: AptRoot) -> Resolution:
     """The dependency closure of `spec.packages`, minus what the stack, CPython build or spec replace."""
     replaced = {name: "fipsforge FIPS stack" for name in STACK_REPLACES} if spec.fips_stack else {}
-    stub_text = _stub_status(root, sorted(replaced), "stack")
-    stub_text += "\n" + _stub_status(root, spec.exclude, "exclude")
+    stubs = [_stub_status(root, sorted(replaced), "stack"), _stub_status(root, spec.exclude, "exclude")]
+    stub_text = "\n".join(stub for stub in stubs if stub)  # a lone newline is not a dpkg status apt reads
     with tempfile.TemporaryDirectory(prefix="fipsforge-resolve-") as tmp:
         status = Path(tmp) / "status"
         status.write_text(stub_text)
@@ -121,6 +153,11 @@ def resolve(spec: ImageSpec, root: AptRoot) -> Resolution:
             root, "apt-get", "-s", "-q", "install", "--no-install-recommends", *spec.install, status=status
         )
     if done.returncode != 0:
+        for version, name in _missing_pins(done.stderr):
+            available = ", ".join(_available_versions(root, name)) or "none"
+            raise FipsforgeError(
+                f"packages: {name}={version}: Debian {root.suite} has no such version (available: {available})"
+            )
         unknown = _unknown_packages(done.stderr)
         if unknown:
             raise FipsforgeError(f"packages: unknown package {unknown[0]!r} in Debian {root.suite}")
@@ -131,23 +168,8 @@ def resolve(spec: ImageSpec, root: AptRoot) -> Resolution:
     if spec.cpython:
         replaced.update(dict.fromkeys(CPYTHON_REPLACES, "fipsforge CPython build"))
     keep = [(name, version) for name, version, _arch in chosen if name not in replaced]
-    stanzas = {(p["Package"], p["Version"]): p for p in _show(root, [f"{n}={v}" for n, v in keep])}
-    packages = []
-    for name, version in sorted(keep):
-        stanza = stanzas[(name, version)]
-        source, _, source_version = stanza.get("Source", name).partition(" ")
-        packages.append(
-            DebPackage(
-                name=name,
-                version=version,
-                architecture=stanza["Architecture"],
-                source=source,
-                source_version=source_version.strip("()") or version,
-                sha256=stanza["SHA256"],
-                size=int(stanza["Size"]),
-                filename=stanza["Filename"],
-            )
-        )
+    stanzas = {(p["Package"], p["Version"]): p for p in show(root, [f"{n}={v}" for n, v in keep])}
+    packages = [deb_package(stanzas[key]) for key in sorted(keep)]
     return Resolution(packages=packages, replaced=dict(sorted(replaced.items())))
 
 

@@ -133,6 +133,10 @@ class AptRoot(BaseModel):
             "-o", "Debug::NoLocking=1",
             "-o", "APT::Sandbox::User=root",
             "-o", "Acquire::Retries=2",
+            # Keep apt's binary caches inside the root (hosts may turn them off, as Debian's docker-style
+            # configs do): without them every apt-cache call re-parses all indexes, about 3 s each.
+            "-o", "Dir::Cache::pkgcache=pkgcache.bin",
+            "-o", "Dir::Cache::srcpkgcache=srcpkgcache.bin",
         ]  # fmt: skip
 
     def run(self, tool: str, *args: str, cwd: Path | None = None) -> str:

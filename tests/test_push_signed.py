@@ -8,6 +8,7 @@ under the signed name do not. Bad keys are refused before anything is uploaded.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import shutil
@@ -125,6 +126,51 @@ def test_fipsforge_verify_checks_the_signature(
     assert good.sboms == ["signed attestation spdxjson", "signed attestation cyclonedx"]
     wrong = _verify(ref, tmp_path, other.public)
     assert "SIG001 high" in _signature_findings(wrong) and wrong.verdict == "fail"
+    # An OCI layout as `cosign save` writes it (image, signatures, attestations) verifies offline.
+    saved = tmp_path / "saved"
+    done = _cosign("save", "--dir", str(saved), ref.removeprefix("docker://"))
+    assert done.returncode == 0, done.stderr
+    offline = _verify(str(saved), tmp_path, signer.public)
+    assert _signature_findings(offline) == [] and offline.digest == signed.manifest_digest
+    assert "SIG001 high" in _signature_findings(_verify(str(saved), tmp_path, other.public))
+
+
+def _drop_from_spdx(source: Path, dest: Path, spdx_referrer: str, package: str) -> None:
+    """A copy of the layout whose SPDX SBOM leaves out one Debian package the image has."""
+    shutil.copytree(source, dest)
+    blobs = dest / "blobs/sha256"
+
+    def put(data: bytes) -> dict[str, object]:
+        digest = hashlib.sha256(data).hexdigest()
+        (blobs / digest).write_bytes(data)
+        return {"digest": f"sha256:{digest}", "size": len(data)}
+
+    manifest = json.loads((blobs / spdx_referrer[7:]).read_bytes())
+    document = json.loads((blobs / manifest["layers"][0]["digest"][7:]).read_bytes())
+    document["packages"] = [p for p in document["packages"] if p["name"] != package]
+    manifest["layers"][0].update(put(json.dumps(document).encode()))
+    index = json.loads((dest / "index.json").read_text())
+    for entry in index["manifests"]:
+        if entry["digest"] == spdx_referrer:
+            entry.update(put(json.dumps(manifest).encode()))
+    (dest / "index.json").write_text(json.dumps(index))
+
+
+def test_a_signed_sbom_that_disagrees_with_dpkg_is_a_finding(
+    openssl_image: BuiltImage, registry: str, keys: tuple[Keys, Keys], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    lying = tmp_path / "lying"
+    _drop_from_spdx(openssl_image.layout, lying, openssl_image.result.referrers[SPDX_TYPE], "tzdata")
+    monkeypatch.setenv("COSIGN_PASSWORD", PASSWORD)
+    push_signed(lying, f"{registry}/fipsforge/lying:3.5", SigningOptions(key=str(keys[0].private)))
+    report = _verify(f"docker://{registry}/fipsforge/lying:3.5", tmp_path, keys[0].public)
+    assert _signature_findings(report) == ["SBOM001 high"] and report.verdict == "fail"
+    (finding,) = [f for f in report.findings if f.rule_id == "SBOM001"]
+    assert (
+        "signed attestation spdxjson" in finding.message
+        and "installed but not listed: tzdata" in finding.message
+    )
 
 
 def test_unsigned_push_fails_verification(

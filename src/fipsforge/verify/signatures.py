@@ -65,7 +65,8 @@ def check_signatures(image: ImageSource, key: Path, require_attestations: bool) 
     """Signature and attestations of `image`, each verified by cosign with the public `key`."""
     if not key.is_file():
         raise FipsforgeError(f"{key}: no such public key file (--key)")
-    if image.kind == "docker-archive" or image.manifest_digest is None:
+    digest = image.manifest_digest
+    if image.kind == "docker-archive" or digest is None:
         finding = SignatureFinding(rule_id="SIG001", severity="high", message=f"{image.ref}: a docker-archive "
                                    "carries no signatures; verify the registry reference or an OCI layout")  # fmt: skip
         return SignatureCheck(signed=False, attestations=[], sboms={}, findings=[finding])
@@ -74,15 +75,25 @@ def check_signatures(image: ImageSource, key: Path, require_attestations: bool) 
     findings = []
     signed = True
     try:
-        verified_signature(cosign, reference, str(key), local=local)
+        payloads = verified_signature(cosign, reference, str(key), local=local)
+        signed_digests = {
+            p.get("critical", {}).get("image", {}).get("docker-manifest-digest") for p in payloads
+        }
+        if digest not in signed_digests:  # a layout whose signed image is not the one analysed
+            raise FipsforgeError(f"the signatures are for {', '.join(sorted(map(str, signed_digests)))}")
     except FipsforgeError as error:
         signed = False
         findings.append(SignatureFinding(rule_id="SIG001", severity="high",
-                                         message=f"no signature of {image.manifest_digest} verifies with {key}: {error}"))  # fmt: skip
+                                         message=f"no signature of {digest} verifies with {key}: {error}"))  # fmt: skip
     attested, sboms = [], {}
     for kind, predicate_type in ATTESTATION_TYPES.items():
         try:
-            statements = verified_attestations(cosign, reference, str(key), kind, local=local)
+            statements = [
+                s for s in verified_attestations(cosign, reference, str(key), kind, local=local)
+                if any(d.get("digest", {}).get("sha256") == digest.split(":", 1)[1] for d in s.get("subject", []))
+            ]  # fmt: skip
+            if not statements:
+                raise FipsforgeError(f"the attestations are for another image than {digest}")
         except FipsforgeError as error:
             findings.append(SignatureFinding(rule_id="SIG002", severity="high" if require_attestations else "medium",
                                              message=f"no {predicate_type} attestation verifies with {key}: {error}"))  # fmt: skip

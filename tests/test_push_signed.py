@@ -181,7 +181,10 @@ def test_unsigned_push_fails_verification(
     done = _cosign("verify", "--key", str(keys[0].public), "--insecure-ignore-tlog=true", ref)
     assert done.returncode != 0 and "no signatures found" in done.stderr
     assert _verify(f"docker://{ref}", tmp_path, None).verdict == "pass"  # control: only the key makes it fail
-    report = _verify(f"docker://{ref}", tmp_path, keys[0].public)
+    fipsforge = shutil.which("fipsforge") or str(Path(__file__).parents[1] / ".venv/bin/fipsforge")
+    done = subprocess.run([fipsforge, "verify", f"docker://{ref}", "--key", str(keys[0].public),
+                           "--require-attestations", "--json"], capture_output=True, text=True)  # fmt: skip
+    report = VerifyReport.model_validate_json(done.stdout)
     assert {"SIG001 high", "SIG002 high"} <= set(_signature_findings(report)) and report.verdict == "fail"
 
 

@@ -1,5 +1,5 @@
-"""What of cold-build reproducibility can be checked warm: no ELF file of the python image carries the
-cache's path or a temporary build directory. The stack compiles in `/tmp/fipsforge-build/stack-<compile
+"""What of cold-build reproducibility can be checked warm: no file of the python image carries the
+cache's path, and no ELF file a temporary build directory. The stack compiles in `/tmp/fipsforge-build/stack-<compile
 key>`, a path fixed by its inputs, which libcrypto's `compiler:` flags may name; CPython's temporary
 build directory is prefix-mapped. Two cold builds are compared by `benchmarks/reproducible.py`.
 """
@@ -19,16 +19,15 @@ TMP_PATH = re.compile(rb"/tmp/[\x21-\x7e]*")
 
 
 def build_paths(root: Path, cache: Path, fixed: bytes) -> dict[str, set[bytes]]:
-    """ELF file → the cache paths and non-fixed /tmp paths in it."""
+    """File → the cache path in it (any file), and the /tmp paths other than `fixed` (ELF files)."""
     found: dict[str, set[bytes]] = {}
     for path in sorted(root.rglob("*")):
         if path.is_symlink() or not path.is_file():
             continue
         data = path.read_bytes()
-        if not data.startswith(b"\x7fELF"):
-            continue
         hits = {str(cache).encode()} if str(cache).encode() in data else set()
-        hits |= {m for m in TMP_PATH.findall(data) if not m.startswith(fixed)}
+        if data.startswith(b"\x7fELF"):
+            hits |= {m for m in TMP_PATH.findall(data) if not m.startswith(fixed)}
         if hits:
             found[str(path.relative_to(root))] = hits
     return found
@@ -55,7 +54,8 @@ def test_the_scan_finds_such_paths(tmp_path: Path) -> None:
         b"\x7fELF\0" + str(cache).encode() + b"/x.h\0/tmp/.cpython-ab12/Modules/x.c\0"
     )
     (tmp_path / "lib/good.so").write_bytes(b"\x7fELF\0-I" + fixed + b"jitter\0")
-    (tmp_path / "lib/text").write_bytes(str(cache).encode())  # not ELF: not scanned
+    (tmp_path / "lib/site.py").write_bytes(str(cache).encode() + b"\n'/tmp/x'\n")  # /tmp only counts in ELF
     assert build_paths(tmp_path, cache, fixed) == {
-        "lib/bad.so": {str(cache).encode(), b"/tmp/.cpython-ab12/Modules/x.c"}
+        "lib/bad.so": {str(cache).encode(), b"/tmp/.cpython-ab12/Modules/x.c"},
+        "lib/site.py": {str(cache).encode()},
     }

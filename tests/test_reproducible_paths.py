@@ -15,11 +15,13 @@ from fipsforge.fsutil import cache_root
 from fipsforge.stack.build import build_stack
 from image_fixtures import BuiltImage
 
-TMP_PATH = re.compile(rb"/tmp/[\x21-\x7e]*")
+# Build directories under /tmp: CPython's temporary one, tempfile's default names, and the stack's (only
+# the one fixed by its compile key may appear). Plain /tmp paths are fine: CPython names /tmp/perf-%d.map.
+BUILD_DIR = re.compile(rb"/tmp/(?:\.cpython-|tmp|fipsforge-build/)[\x21-\x7e]*")
 
 
 def build_paths(root: Path, cache: Path, fixed: bytes) -> dict[str, set[bytes]]:
-    """File → the cache path in it (any file), and the /tmp paths other than `fixed` (ELF files)."""
+    """File → the cache path in it (any file), and build directories other than `fixed` (ELF files)."""
     found: dict[str, set[bytes]] = {}
     for path in sorted(root.rglob("*")):
         if path.is_symlink() or not path.is_file():
@@ -27,7 +29,7 @@ def build_paths(root: Path, cache: Path, fixed: bytes) -> dict[str, set[bytes]]:
         data = path.read_bytes()
         hits = {str(cache).encode()} if str(cache).encode() in data else set()
         if data.startswith(b"\x7fELF"):
-            hits |= {m for m in TMP_PATH.findall(data) if not m.startswith(fixed)}
+            hits |= {m for m in BUILD_DIR.findall(data) if not m.startswith(fixed)}
         if hits:
             found[str(path.relative_to(root))] = hits
     return found
@@ -53,7 +55,7 @@ def test_the_scan_finds_such_paths(tmp_path: Path) -> None:
     (tmp_path / "lib/bad.so").write_bytes(
         b"\x7fELF\0" + str(cache).encode() + b"/x.h\0/tmp/.cpython-ab12/Modules/x.c\0"
     )
-    (tmp_path / "lib/good.so").write_bytes(b"\x7fELF\0-I" + fixed + b"jitter\0")
+    (tmp_path / "lib/good.so").write_bytes(b"\x7fELF\0-I" + fixed + b"jitter\0/tmp/perf-%d.map\0")
     (tmp_path / "lib/site.py").write_bytes(str(cache).encode() + b"\n'/tmp/x'\n")  # /tmp only counts in ELF
     assert build_paths(tmp_path, cache, fixed) == {
         "lib/bad.so": {str(cache).encode(), b"/tmp/.cpython-ab12/Modules/x.c"},

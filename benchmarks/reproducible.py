@@ -3,8 +3,9 @@
 Each build runs `fipsforge build python` in its own process with `FIPSFORGE_CACHE` at a different empty
 directory, so it downloads the sources and .debs and compiles OpenSSL and CPython from scratch. Both
 manifest digests are printed; when they differ, so is the first blob that differs and, for a layer, the
-first file in it whose header or content differs. Too long for CI (two OpenSSL and two CPython builds);
-run it by hand.
+first file in it whose header or content differs. The builds run side by side, but their OpenSSL
+compiles take turns: both use the build directory fixed by the compile key. Too long for CI (two OpenSSL
+and two CPython builds, about an hour on two busy cores); run it by hand.
 
 Run: nice .venv/bin/python benchmarks/reproducible.py [--work DIR] [--sequential]
 """

@@ -13,6 +13,7 @@ transparency log) needs the network and an OIDC identity, and passes the caller'
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -27,6 +28,7 @@ from pydantic import BaseModel
 from fipsforge.apt import DebianMirrors
 from fipsforge.errors import FipsforgeError
 from fipsforge.fsutil import atomic_dir, cache_root, exclusive_lock, sha256_file
+from fipsforge.oci.push import Reference
 
 PACKAGE = "cosign"
 PASSWORD_VARIABLE = "COSIGN_PASSWORD"
@@ -132,8 +134,6 @@ def check_signing_key(cosign: Cosign, key: str) -> None:
 
 
 def _registry_flags(reference: str) -> list[str]:
-    from fipsforge.oci.push import Reference
-
     host = reference.split("/", 1)[0]
     return ["--allow-http-registry"] if Reference.is_loopback(host) else []
 
@@ -172,8 +172,6 @@ def verified_attestations(
     cosign: Cosign, reference: str, key: str, kind: str, local: bool = False
 ) -> list[dict[str, Any]]:
     """The in-toto statements of type `kind` whose DSSE signature verifies with `key` (raises when none)."""
-    import base64
-
     where = ["--local-image"] if local else []
     out = run_cosign(
         cosign, ["verify-attestation", *verify_flags(reference, key), *where, "--type", kind, reference],

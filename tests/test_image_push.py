@@ -73,7 +73,7 @@ def test_push_round_trips_image_and_sboms(tmp_path: Path, registry: str) -> None
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["blobs_uploaded"] == 0
     index, _ = _get(f"{base}/manifests/{referrers_tag(result.manifest_digest)}", INDEX)
-    assert len(json.loads(index)["manifests"]) == 2 or pushed.referrers_api
+    assert len(json.loads(index)["manifests"]) == len(result.referrers) or pushed.referrers_api
 
 
 def test_push_errors_are_one_line(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from fipsforge import __version__
 from fipsforge.apt import DebianMirrors
+from fipsforge.attest.provenance import STATEMENT_MEDIA_TYPE, provenance_statement
 from fipsforge.errors import FipsforgeError
 from fipsforge.fsutil import atomic_dir
 from fipsforge.image import rootfs as rf
@@ -232,6 +233,13 @@ def build_image(
         cyclonedx = writer.add_referrer(
             manifest, CYCLONEDX_TYPE, canonical_json(cyclonedx_document(facts)), "sbom.cdx.json", created
         )
+        internal = {"sourceDateEpoch": str(epoch), "overlays": [o.cache_key for o in overlays]}
+        statement = provenance_statement(
+            spec, spec_text, resolution.packages, components, manifest.digest, internal
+        )
+        provenance = writer.add_referrer(
+            manifest, STATEMENT_MEDIA_TYPE, canonical_json(statement), "provenance.slsa.json", created
+        )
         writer.finish()
         if keep_rootfs is not None:
             with atomic_dir(keep_rootfs) as kept:
@@ -254,7 +262,11 @@ def build_image(
         packages=len(resolution.packages),
         replaced=resolution.replaced,
         components=components,
-        referrers={SPDX_TYPE: spdx.digest, CYCLONEDX_TYPE: cyclonedx.digest},
+        referrers={
+            SPDX_TYPE: spdx.digest,
+            CYCLONEDX_TYPE: cyclonedx.digest,
+            STATEMENT_MEDIA_TYPE: provenance.digest,
+        },
         docker_archive=docker_archive,
         inputs_digest=inputs,
     )

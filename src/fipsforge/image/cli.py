@@ -87,15 +87,39 @@ def _rebuild(
 def push(
     layout: Path = typer.Argument(..., help="An OCI image layout written by `fipsforge build`."),
     ref: str = typer.Argument(..., help="HOST[:PORT]/REPOSITORY[:TAG] (plain HTTP for loopback hosts only)."),
+    sign_key: str | None = typer.Option(
+        None, "--sign-key", help="Sign and attest with this cosign private key (password in COSIGN_PASSWORD)."
+    ),
+    keyless: bool = typer.Option(
+        False, "--keyless", help="Sign keyless with Fulcio and Rekor instead (needs the network, OIDC login)."
+    ),
+    cosign_arg: list[str] = typer.Option(
+        [], "--cosign-arg", help="Pass this flag on to `cosign sign` and `cosign attest` (repeatable)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
 ) -> None:
-    """Push the image and its SBOM referrers to an OCI registry."""
-    from fipsforge.oci.push import push_layout
+    """Push the image and its SBOM and provenance referrers; with a key, also a cosign signature and
+    SPDX, CycloneDX and SLSA provenance attestations."""
+    from fipsforge.errors import FipsforgeError
+    from fipsforge.oci.push import PushResult, push_layout
 
-    result = push_layout(layout, ref)
+    if sign_key is not None and keyless:
+        raise FipsforgeError("--sign-key and --keyless: choose one way to sign")
+    if cosign_arg and sign_key is None and not keyless:
+        raise FipsforgeError("--cosign-arg: only used when signing (--sign-key or --keyless)")
+    result: PushResult
+    if sign_key is not None or keyless:
+        from fipsforge.attest.cosign import SigningOptions
+        from fipsforge.attest.sign import push_signed
+
+        result = push_signed(layout, ref, SigningOptions(key=sign_key, cosign_args=cosign_arg))
+    else:
+        result = push_layout(layout, ref)
     if as_json:
         print_json(result)
         return
     print(f"pushed: {result.reference}@{result.manifest_digest}")
     for digest in result.referrers:
         print(f"referrer: {digest}")
+    if result.signed:
+        print(f"signed: cosign signature and attestations {', '.join(result.attestations)}")

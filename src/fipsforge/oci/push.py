@@ -42,14 +42,18 @@ class Reference(BaseModel):
             raise FipsforgeError(f"{ref}: not a registry reference of the form HOST[:PORT]/REPOSITORY[:TAG]")
         return cls(host=match["host"], repository=match["repo"], tag=match["tag"] or "latest")
 
+    @staticmethod
+    def is_loopback(host_port: str) -> bool:
+        """Whether HOST[:PORT] is this machine (plain HTTP is allowed there only)."""
+        host = host_port.rsplit(":", 1)[0].strip("[]")
+        try:
+            return host == "localhost" or ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False
+
     @property
     def base(self) -> str:
-        host = self.host.rsplit(":", 1)[0].strip("[]")
-        try:
-            loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            loopback = False
-        return f"{'http' if loopback else 'https'}://{self.host}/v2/{self.repository}"
+        return f"{'http' if self.is_loopback(self.host) else 'https'}://{self.host}/v2/{self.repository}"
 
 
 class PushResult(BaseModel):
@@ -58,6 +62,9 @@ class PushResult(BaseModel):
     referrers: list[str]
     blobs_uploaded: int
     referrers_api: bool
+    signed: bool = False
+    attestations: list[str] = []
+    """cosign attestation types attached (`spdxjson`, `cyclonedx`, `slsaprovenance1`)."""
 
 
 class _Client:
@@ -135,7 +142,8 @@ class _Client:
         return {k.lower(): v for k, v in headers.items()}
 
 
-def _blob(layout: Path, digest: str) -> bytes:
+def layout_blob(layout: Path, digest: str) -> bytes:
+    """A blob of the layout, checked against its digest."""
     path = layout / "blobs" / "sha256" / digest.split(":", 1)[1]
     if not path.is_file():
         raise FipsforgeError(f"{layout}: blob {digest} is missing from the layout")
@@ -145,47 +153,59 @@ def _blob(layout: Path, digest: str) -> bytes:
     return data
 
 
-def push_layout(layout: Path, ref: str) -> PushResult:
-    """Push the layout's image (the one tagged like REF, or the only one) and every referrer of it."""
-    target = Reference.parse(ref)
+class LayoutImage(BaseModel):
+    """The image of a layout that a push sends, and the index entries of its referrers."""
+
+    image: dict[str, Any]
+    referrers: list[dict[str, Any]]
+
+
+def layout_image(layout: Path, tag: str) -> LayoutImage:
+    """The image tagged `tag` in the layout (or its only image), with the referrers whose subject it is."""
     index_path = layout / "index.json"
     if not index_path.is_file():
         raise FipsforgeError(f"{layout}: not an OCI image layout (no index.json)")
     manifests: list[dict[str, Any]] = json.loads(index_path.read_text()).get("manifests", [])
     images = [m for m in manifests if "artifactType" not in m]
-    chosen = [m for m in images if m.get("annotations", {}).get(REF_NAME) == target.tag] or images
+    chosen = [m for m in images if m.get("annotations", {}).get(REF_NAME) == tag] or images
     if len(chosen) != 1:
         raise FipsforgeError(f"{layout}: {len(images)} images in the layout; tag REF like one of them")
     image = chosen[0]
+    referrers = [
+        m for m in manifests
+        if "artifactType" in m
+        and json.loads(layout_blob(layout, m["digest"])).get("subject", {}).get("digest") == image["digest"]
+    ]  # fmt: skip
+    return LayoutImage(image=image, referrers=referrers)
+
+
+def push_layout(layout: Path, ref: str) -> PushResult:
+    """Push the layout's image (the one tagged like REF, or the only one) and every referrer of it."""
+    target = Reference.parse(ref)
+    found = layout_image(layout, target.tag)
+    image = found.image
     client = _Client(target)
     uploaded = 0
 
     def push_tree(descriptor: dict[str, Any], reference: str) -> dict[str, str]:
         nonlocal uploaded
-        data = _blob(layout, descriptor["digest"])
+        data = layout_blob(layout, descriptor["digest"])
         manifest = json.loads(data)
         for blob in [manifest["config"], *manifest.get("layers", [])]:
-            uploaded += client.push_blob(_blob(layout, blob["digest"]), blob["digest"])
+            uploaded += client.push_blob(layout_blob(layout, blob["digest"]), blob["digest"])
         return client.push_manifest(data, descriptor["mediaType"], reference)
 
     push_tree(image, target.tag)
-    referrers = []
     api = True
-    for descriptor in manifests:
-        if "artifactType" not in descriptor:
-            continue
-        subject = json.loads(_blob(layout, descriptor["digest"])).get("subject", {})
-        if subject.get("digest") != image["digest"]:
-            continue
+    for descriptor in found.referrers:
         headers = push_tree(descriptor, descriptor["digest"])
         api = api and headers.get("oci-subject") == image["digest"]
-        referrers.append(descriptor)
-    if referrers and not api:
-        _push_referrers_tag(client, image["digest"], referrers)
+    if found.referrers and not api:
+        _push_referrers_tag(client, image["digest"], found.referrers)
     return PushResult(
         reference=f"{target.host}/{target.repository}:{target.tag}",
         manifest_digest=image["digest"],
-        referrers=[r["digest"] for r in referrers],
+        referrers=[r["digest"] for r in found.referrers],
         blobs_uploaded=uploaded,
         referrers_api=api,
     )

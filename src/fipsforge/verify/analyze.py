@@ -61,6 +61,8 @@ class _State:
     elves: dict[str, ElfFacts] = field(default_factory=dict)
     packages: list[Package] = field(default_factory=list)
     sboms: list[str] = field(default_factory=list)
+    sbom_documents: list[tuple[str, bytes]] = field(default_factory=list)
+    """The attached (or, with a key, the signed) SBOMs, to compare with the dpkg status."""
     yes: list[str] = field(default_factory=list)
     no: list[str] = field(default_factory=list)
     undecided: list[str] = field(default_factory=list)
@@ -76,15 +78,23 @@ def verify_image(
     limits: ReadLimits | None = None,
     today: date | None = None,
     fingerprints: bool = True,
+    key: Path | None = None,
+    require_attestations: bool = False,
 ) -> VerifyReport:
     """Open `ref`, read its layers into a virtual tree and analyse it. Nothing is unpacked to disk.
 
-    `fingerprints=False` skips the crypto-implementation detector (the benchmark's baseline)."""
+    `fingerprints=False` skips the crypto-implementation detector (the benchmark's baseline). With `key`,
+    the image's cosign signature and attestations are checked, and only the SBOMs of verified
+    attestations are used.
+    """
     with open_image(ref, work_dir) as image:
         tree = image.tree(limits=limits, keep=keep_for_analysis, work_dir=work_dir)
         try:
             state = _State(tree=tree, env=image.env, today=today or date.today(), fingerprints=fingerprints)
-            _attached_sboms(state, image)
+            if key is None:
+                _attached_sboms(state, image)
+            else:
+                _signed_sboms(state, image, key, require_attestations)
             return analyze(state, ref, image.manifest_digest, sbom_files or [])
         finally:
             tree.close()
@@ -101,6 +111,21 @@ def _attached_sboms(state: _State, image: ImageSource) -> None:
             if found is not None:
                 state.packages += found
                 state.sboms.append(f"{referrer.via}:{referrer.descriptor.digest} ({referrer.artifact_type})")
+                state.sbom_documents.append((state.sboms[-1], data))
+
+
+def _signed_sboms(state: _State, image: ImageSource, key: Path, require_attestations: bool) -> None:
+    from fipsforge.verify.signatures import check_signatures
+
+    check = check_signatures(image, key, require_attestations)
+    for finding in check.findings:
+        state.add(finding.rule_id, finding.severity, finding.message, "")
+    for kind, data in check.sboms.items():
+        found = packages.sbom_packages(data, f"signed attestation {kind}")
+        if found is not None:
+            state.packages += found
+            state.sboms.append(f"signed attestation {kind}")
+            state.sbom_documents.append((state.sboms[-1], data))
 
 
 def analyze(state: _State, ref: str, digest: str | None, sbom_files: list[Path]) -> VerifyReport:
@@ -109,6 +134,7 @@ def analyze(state: _State, ref: str, digest: str | None, sbom_files: list[Path])
         state.add(f"oci/{refused.rule_id}", refused.severity, f"{refused.message} (layer {refused.layer})",
                   refused.path)  # fmt: skip
     _inventory(state, sbom_files)
+    _sboms_match_dpkg(state)
     for path, node in tree.files():
         data = tree.content(node)
         if data is not None and data.startswith(ELF_MAGIC):
@@ -201,6 +227,17 @@ def _inventory(state: _State, sbom_files: list[Path]) -> None:
             raise FipsforgeError(f"{sbom}: not an SPDX or CycloneDX JSON document")
         state.packages += found
         state.sboms.append(str(sbom))
+
+
+def _sboms_match_dpkg(state: _State) -> None:
+    from fipsforge.verify.signatures import sbom_disagreement
+
+    installed = [p for p in state.packages if p.ecosystem == "deb"]
+    for source, data in state.sbom_documents:
+        disagreement = sbom_disagreement(data, installed)
+        if disagreement:
+            state.add("SBOM001", "high", f"the SBOM ({source}) disagrees with the image's dpkg status: "
+                      f"{disagreement}", packages.DPKG_STATUS)  # fmt: skip
 
 
 def _has_openssl(state: _State) -> bool:

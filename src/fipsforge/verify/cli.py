@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from fipsforge.console import print_json, stderr_console
+from fipsforge.errors import FipsforgeError
 from fipsforge.fsutil import write_text_atomic
 from fipsforge.oci.tree import ReadLimits
 from fipsforge.verify.analyze import verify_image
@@ -49,14 +50,23 @@ def verify(
     max_entries: int = typer.Option(
         ReadLimits().max_entries, help="Refuse layers past this many entries in all."
     ),
+    key: Path | None = typer.Option(
+        None, "--key", help="Check the cosign signature and attestations against this public key."
+    ),
+    require_attestations: bool = typer.Option(
+        False, "--require-attestations", help="With --key: a missing SBOM or provenance attestation is high."
+    ),
 ) -> None:
     """Is all the image's cryptography inside a FIPS module, and is that module seeded without the kernel?"""
+    if require_attestations and key is None:
+        raise FipsforgeError("--require-attestations: needs --key")
     limits = ReadLimits(max_total_bytes=max_bytes, max_entries=max_entries)
     with (
         tempfile.TemporaryDirectory(prefix="fipsforge-verify-", dir=work_dir) as scratch,
         stderr_console.status(f"reading {image}"),
     ):
-        report = verify_image(image, Path(scratch), sbom_files=sbom, limits=limits)
+        report = verify_image(image, Path(scratch), sbom_files=sbom, limits=limits, key=key,
+                              require_attestations=require_attestations)  # fmt: skip
     if sarif_file is not None:
         write_text_atomic(sarif_file, json.dumps(sarif(report), indent=2) + "\n")
     if cbom_file is not None:

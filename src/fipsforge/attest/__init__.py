@@ -1,0 +1,1 @@
+"""Supply-chain attestations: SLSA provenance at build time, cosign signatures and attestations at push."""

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import tempfile
 from enum import StrEnum
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
-from fipsforge.console import print_json, stderr_console
-from fipsforge.fsutil import write_text_atomic
 from fipsforge.oci.tree import ReadLimits
-from fipsforge.verify.analyze import verify_image
-from fipsforge.verify.report import exceeds, print_table, sarif
 
 
 class FailOn(StrEnum):
@@ -48,6 +41,16 @@ def verify(
     ),
 ) -> None:
     """Is all the image's cryptography inside a FIPS module, and is that module seeded without the kernel?"""
+    import json
+    import tempfile
+
+    from rich.console import Console
+
+    from fipsforge.console import print_json, stderr_console
+    from fipsforge.fsutil import write_text_atomic
+    from fipsforge.verify.analyze import verify_image
+    from fipsforge.verify.report import exceeds, print_table, sarif
+
     limits = ReadLimits(max_total_bytes=max_bytes, max_entries=max_entries)
     with (
         tempfile.TemporaryDirectory(prefix="fipsforge-verify-", dir=work_dir) as scratch,

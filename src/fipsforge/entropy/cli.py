@@ -82,8 +82,10 @@ def assess(
 ) -> None:
     """Estimate min-entropy per SP 800-90B, matching NIST's SP800-90B_EntropyAssessment."""
     from fipsforge.console import print_json, stderr_console
+    from fipsforge.entropy.warm import warm_kernels
 
-    document, text = assessment(file, bits, iid, restart_file)
+    with warm_kernels():
+        document, text = assessment(file, bits, iid, restart_file)
     if json_output:
         print_json(document)
     else:
@@ -195,8 +197,9 @@ def report(
     """Collect, assess, judge min-entropy per delta against 1/osr, recommend an osr, and plot."""
     from fipsforge.console import print_json, stderr_console
     from fipsforge.entropy import report as reporting
+    from fipsforge.entropy.warm import warm_kernels
 
-    with stderr_console.status("collecting and assessing"):
+    with warm_kernels(), stderr_console.status("collecting and assessing"):
         result = reporting.report(
             out, osr=osr, flags=flags, samples_count=samples_count, restarts=restarts, source=source
         )

@@ -19,7 +19,7 @@ def imported_after(statement: str, watched: list[str]) -> list[str]:
     """Which of `watched` a fresh interpreter has in sys.modules after running `statement`."""
     probe = f"import json, sys\n{statement}\nprint(json.dumps([m for m in {watched!r} if m in sys.modules]))"
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    found: list[str] = json.loads(done.stdout)
+    found: list[str] = json.loads(done.stdout.splitlines()[-1])
     return found
 
 
@@ -79,3 +79,20 @@ def test_a_command_runs_through_the_lazy_group() -> None:
     wrong = runner.invoke(app, ["entropi"])
     assert wrong.exit_code == 2
     assert "No such command" in wrong.output
+
+
+RUN_CLI = (
+    "import sys\nfrom fipsforge.cli import main\nsys.argv = ['fipsforge', *{argv!r}]\n"
+    "try:\n    main()\nexcept SystemExit:\n    pass"
+)
+
+
+def test_a_subcommands_help_imports_neither_its_work_nor_pydantic() -> None:
+    statement = RUN_CLI.format(argv=["entropy", "assess", "--help"])
+    assert imported_after(statement, ["numba", "fipsforge.entropy.estimators", "pydantic"]) == []
+    # Negative control: running the command for real (on a missing file) imports the estimators.
+    statement = RUN_CLI.format(argv=["entropy", "assess", "/nonexistent/samples.bin"])
+    assert imported_after(statement, ["numba", "fipsforge.entropy.estimators"]) == [
+        "numba",
+        "fipsforge.entropy.estimators",
+    ]

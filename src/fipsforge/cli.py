@@ -69,18 +69,22 @@ class LazyGroup(TyperGroup):
         return TyperCommand(cmd_name, help=registered.help, short_help=registered.help)
 
     def get_help_option(self, ctx: Context) -> TyperOption | None:
-        option = super().get_help_option(ctx)
-        if option is not None:
-            # An absent flag with no default goes through typer's pydantic coercion: a 0.3 s import
-            # that every subcommand would pay for its parent's --help. A plain False skips it.
-            option.default = False
-        return option
+        return plain_help_flag(super().get_help_option(ctx))
 
     def resolve_command(self, ctx: Context, args: list[str]) -> tuple[str | None, Command | None, list[str]]:
         name, command, rest = super().resolve_command(ctx, args)
         if name in COMMANDS:
             command = load_command(name, COMMANDS[name])
+            plain_help_flag(command.get_help_option(ctx))
         return name, command, rest
+
+
+def plain_help_flag(option: TyperOption | None) -> TyperOption | None:
+    """Give a --help flag the default False. Unset, typer coerces the absent flag through pydantic
+    (a 0.2-0.3 s import) whenever a subcommand runs, `fipsforge CMD --help` included."""
+    if option is not None:
+        option.default = False
+    return option
 
 
 app = typer.Typer(

@@ -73,22 +73,22 @@ def _ordered_statistics(x: np.ndarray, products: np.ndarray, active: np.ndarray,
     """Directional runs (1-3) and periodicity (8-12) on x, covariance (13-17) on `products`."""
     m = x.shape[0]
     if active[1] or active[2] or active[3]:
+        # Written without branches on the data (random signs defeat branch prediction): a run's
+        # length is kept in `run` and folded into `longest` at every step, which gives the same maximum.
         count = 1 if m > 1 else 0
         longest = 0
         run = 1
         ups = 0
-        previous = 0
-        for i in range(m - 1):
-            sign = -1 if x[i] > x[i + 1] else 1
-            ups += sign == 1
-            if i > 0:
-                if sign == previous:
-                    run += 1
-                else:
-                    count += 1
-                    longest = max(longest, run)
-                    run = 1
-            previous = sign
+        previous = m > 1 and x[0] <= x[1]
+        ups += previous
+        for i in range(1, m - 1):
+            up = x[i] <= x[i + 1]
+            ups += up
+            same = up == previous
+            count += not same
+            longest = max(longest, run)
+            run = run * same + 1
+            previous = up
         if m > 1:
             longest = max(longest, run)
         out[1] = count
@@ -138,13 +138,14 @@ def statistics(
         count = 1 if n > 0 else 0
         longest = 0
         run = 1
-        for i in range(1, n):
-            if (symbols[i] < cut) == (symbols[i - 1] < cut):
-                run += 1
-            else:
-                count += 1
-                longest = max(longest, run)
-                run = 1
+        below = n > 0 and symbols[0] < cut
+        for i in range(1, n):  # branch-free, as for the directional runs
+            now = symbols[i] < cut
+            same = now == below
+            count += not same
+            longest = max(longest, run)
+            run = run * same + 1
+            below = now
         out[4] = count
         out[5] = max(longest, run) if n > 0 else 0
     if active[6] or active[7]:
@@ -182,26 +183,43 @@ def decimal_text(raw: np.ndarray) -> np.ndarray:
     return out[: max(at - 1, 0)]
 
 
+@njit(inline="always")
+def _draw(state: np.uint64, i: int) -> tuple[np.uint64, np.int64]:
+    """One Fisher-Yates step: the next splitmix64 state and an index uniform in [0, i] (Lemire bounds)."""
+    state += np.uint64(0x9E3779B97F4A7C15)
+    z = state
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    z = z ^ (z >> np.uint64(31))
+    bound = np.uint64(i + 1)
+    # multiply-shift: the high 64 bits of z * bound, via 32-bit halves
+    hi_z = z >> np.uint64(32)
+    lo_z = z & np.uint64(0xFFFFFFFF)
+    r = (hi_z * bound + ((lo_z * bound) >> np.uint64(32))) >> np.uint64(32)
+    return state, np.int64(r)
+
+
 @_jit
 def shuffle(symbols: np.ndarray, raw: np.ndarray, seed: np.uint64) -> None:
     """Fisher-Yates shuffle of both arrays with the same permutation (splitmix64 + Lemire bounds)."""
     state = seed
-    n = symbols.shape[0]
-    for i in range(n - 1, 0, -1):
-        state += np.uint64(0x9E3779B97F4A7C15)
-        z = state
-        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        z = z ^ (z >> np.uint64(31))
-        bound = np.uint64(i + 1)
-        # multiply-shift: the high 64 bits of z * bound, via 32-bit halves
-        hi_z = z >> np.uint64(32)
-        lo_z = z & np.uint64(0xFFFFFFFF)
-        r = (hi_z * bound + ((lo_z * bound) >> np.uint64(32))) >> np.uint64(32)
-        j = np.int64(r)
+    for i in range(symbols.shape[0] - 1, 0, -1):
+        state, j = _draw(state, i)
         a = symbols[i]
         symbols[i] = symbols[j]
         symbols[j] = a
         b = raw[i]
         raw[i] = raw[j]
         raw[j] = b
+
+
+@_jit
+def shuffle_one(values: np.ndarray, seed: np.uint64) -> None:
+    """`shuffle` for data whose symbols are its raw samples (nothing translated): the same
+    permutation for the same seed, at half the memory traffic."""
+    state = seed
+    for i in range(values.shape[0] - 1, 0, -1):
+        state, j = _draw(state, i)
+        a = values[i]
+        values[i] = values[j]
+        values[j] = a

@@ -45,10 +45,11 @@ def is_cold() -> bool:
 
 
 def compile_all() -> None:
-    """Run both tracks on small 8-bit and binary data: every kernel compiles for the types it gets."""
+    """Run both tracks on small 8-bit, binary and translated (sparse 4-bit) data: every kernel
+    compiles for the types it gets."""
     rng = np.random.default_rng(0)
-    for width, alphabet in ((8, 256), (1, 2)):
-        data = samples.from_array(rng.integers(0, alphabet, 20_000, dtype=np.uint8), width, name="warm-up")
+    for width, values in ((8, np.arange(256)), (1, np.arange(2)), (4, np.array([0, 3, 7, 12]))):
+        data = samples.from_array(rng.choice(values, 20_000).astype(np.uint8), width, name="warm-up")
         noniid.assess(data)
         iid.assess(data, permutations=12, seed=0)
 

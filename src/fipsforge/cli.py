@@ -92,7 +92,7 @@ app = typer.Typer(
     name="fipsforge",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=False,  # its two options cost every subcommand a pydantic import (typer coerces them)
 )
 
 

@@ -44,16 +44,17 @@ def group_bytes(bits: np.ndarray) -> np.ndarray:
 def _collisions(x: np.ndarray, k: int) -> tuple[float, int]:
     """Average and maximum of the distances to the first repeated value, scanning in segments."""
     n = x.shape[0]
-    seen = np.zeros(k, dtype=np.bool_)
+    seen = np.zeros(k, dtype=np.int64)  # the segment in which each value was last seen: no reset per segment
+    segment = 0
     total = 0
     count = 0
     most = 0
     i = 0
     j = 0
     while i + j < n:
-        seen[:] = False
+        segment += 1
         while i + j < n:
-            if seen[x[i + j]]:
+            if seen[x[i + j]] == segment:
                 total += j
                 count += 1
                 if j > most:
@@ -61,7 +62,7 @@ def _collisions(x: np.ndarray, k: int) -> tuple[float, int]:
                 i += j
                 j = 0
                 break
-            seen[x[i + j]] = True
+            seen[x[i + j]] = segment
             j += 1
         i += 1
     average = total / count if count > 0 else np.nan

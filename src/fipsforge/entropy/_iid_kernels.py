@@ -184,43 +184,21 @@ def decimal_text(raw: np.ndarray) -> np.ndarray:
     return out[: max(at - 1, 0)]
 
 
-@njit(inline="always")
-def _draw(state: np.uint64, i: int) -> tuple[np.uint64, np.int64]:
-    """One Fisher-Yates step: the next splitmix64 state and an index uniform in [0, i] (Lemire bounds)."""
-    state += np.uint64(0x9E3779B97F4A7C15)
-    z = state
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    z = z ^ (z >> np.uint64(31))
-    bound = np.uint64(i + 1)
-    # multiply-shift: the high 64 bits of z * bound, via 32-bit halves
-    hi_z = z >> np.uint64(32)
-    lo_z = z & np.uint64(0xFFFFFFFF)
-    r = (hi_z * bound + ((lo_z * bound) >> np.uint64(32))) >> np.uint64(32)
-    return state, np.int64(r)
-
-
 @_jit
-def shuffle(symbols: np.ndarray, raw: np.ndarray, seed: np.uint64) -> None:
-    """Fisher-Yates shuffle of both arrays with the same permutation (splitmix64 + Lemire bounds)."""
-    state = seed
-    for i in range(symbols.shape[0] - 1, 0, -1):
-        state, j = _draw(state, i)
-        a = symbols[i]
-        symbols[i] = symbols[j]
-        symbols[j] = a
-        b = raw[i]
-        raw[i] = raw[j]
-        raw[j] = b
-
-
-@_jit
-def shuffle_one(values: np.ndarray, seed: np.uint64) -> None:
-    """`shuffle` for data whose symbols are its raw samples (nothing translated): the same
-    permutation for the same seed, at half the memory traffic."""
+def shuffle(values: np.ndarray, seed: np.uint64) -> None:
+    """Fisher-Yates shuffle in place (splitmix64 + Lemire bounds); one seed, one permutation."""
     state = seed
     for i in range(values.shape[0] - 1, 0, -1):
-        state, j = _draw(state, i)
+        state += np.uint64(0x9E3779B97F4A7C15)
+        z = state
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+        bound = np.uint64(i + 1)
+        # multiply-shift: the high 64 bits of z * bound, via 32-bit halves
+        hi_z = z >> np.uint64(32)
+        lo_z = z & np.uint64(0xFFFFFFFF)
+        j = np.int64((hi_z * bound + ((lo_z * bound) >> np.uint64(32))) >> np.uint64(32))
         a = values[i]
         values[i] = values[j]
         values[j] = a

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fipsforge.entropy import collect, health, report, restart, samples
+from fipsforge.entropy import collect, health, jent_flags, report, restart, samples
 from fipsforge.errors import FipsforgeError
 
 
@@ -141,5 +141,5 @@ def test_sampler_names_the_library_init_error() -> None:
     # The stack builds libjitterentropy without its internal (thread) timer, so forcing it must fail cleanly.
     helper = collect.build_helper(collect.source_dir(None))
     with pytest.raises(FipsforgeError, match=r"ENOTIME"):
-        collect.record(helper, 3, collect.FLAG_NAMES["force-internal-timer"], 10)
-    assert collect.record(helper, 3, collect.DEFAULT_FLAGS, 10).shape == (10,)  # negative control
+        collect.record(helper, 3, jent_flags.FLAG_NAMES["force-internal-timer"], 10)
+    assert collect.record(helper, 3, jent_flags.DEFAULT_FLAGS, 10).shape == (10,)  # negative control

@@ -6,6 +6,8 @@ import bz2
 
 import numpy as np
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from fipsforge.entropy import _iid_kernels as ik
 from fipsforge.entropy import iid, samples
@@ -76,3 +78,30 @@ def test_agrees_with_reference_verdicts() -> None:
 def test_too_few_samples_for_the_iid_track() -> None:
     with pytest.raises(FipsforgeError, match=r"needs at least 20 samples"):
         iid.assess(samples.from_array(np.arange(10, dtype=np.uint8), 4))
+
+
+def _runs(flags: np.ndarray) -> tuple[int, int]:
+    """Number of runs of equal flags and the longest, by numpy: the kernels' branch-free loops' reference."""
+    boundaries = np.flatnonzero(flags[1:] != flags[:-1]) + 1
+    lengths = np.diff(np.concatenate(([0], boundaries, [flags.shape[0]])))
+    return int(boundaries.shape[0]) + 1, int(lengths.max())
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 15), min_size=3, max_size=400))
+def test_run_statistics_match_a_plain_count(values: list[int]) -> None:
+    assume(len(set(values)) > 2)  # one symbol is refused; binary data goes through the byte conversions
+    data = samples.from_array(np.array(values, dtype=np.uint8), 4)
+    _, median = iid.baseline(data)
+    out = np.zeros(ik.STATISTICS)
+    ik.statistics(data.symbols, data.raw, data.alphabet, 0.0, median, np.ones(ik.STATISTICS, np.bool_), out)
+    x = data.symbols.astype(np.int64)
+    ups = x[1:] >= x[:-1]
+    assert (out[1], out[2]) == _runs(ups)
+    assert out[3] == max(int(ups.sum()), ups.shape[0] - int(ups.sum()))
+    assert (out[4], out[5]) == _runs(x < median)
+
+
+def test_run_reference_counts_runs() -> None:
+    # Negative control for the reference itself: a known sequence of flags.
+    assert _runs(np.array([1, 1, 0, 1, 1, 1, 0, 0])) == (4, 3)

@@ -13,7 +13,7 @@ from fipsforge.entropy import noniid, samples
 
 ORACLE = Path(__file__).resolve().parent / "data" / "entropy-oracle"
 FILES = sorted(p.stem for p in ORACLE.glob("*.bin"))
-TOLERANCE = 1e-6
+TOLERANCE = 1e-9
 
 
 def test_oracle_is_present() -> None:

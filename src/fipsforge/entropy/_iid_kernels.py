@@ -44,16 +44,17 @@ def group_bytes(bits: np.ndarray) -> np.ndarray:
 def _collisions(x: np.ndarray, k: int) -> tuple[float, int]:
     """Average and maximum of the distances to the first repeated value, scanning in segments."""
     n = x.shape[0]
-    seen = np.zeros(k, dtype=np.bool_)
+    seen = np.zeros(k, dtype=np.int64)  # the segment in which each value was last seen: no reset per segment
+    segment = 0
     total = 0
     count = 0
     most = 0
     i = 0
     j = 0
     while i + j < n:
-        seen[:] = False
+        segment += 1
         while i + j < n:
-            if seen[x[i + j]]:
+            if seen[x[i + j]] == segment:
                 total += j
                 count += 1
                 if j > most:
@@ -61,7 +62,7 @@ def _collisions(x: np.ndarray, k: int) -> tuple[float, int]:
                 i += j
                 j = 0
                 break
-            seen[x[i + j]] = True
+            seen[x[i + j]] = segment
             j += 1
         i += 1
     average = total / count if count > 0 else np.nan
@@ -73,22 +74,22 @@ def _ordered_statistics(x: np.ndarray, products: np.ndarray, active: np.ndarray,
     """Directional runs (1-3) and periodicity (8-12) on x, covariance (13-17) on `products`."""
     m = x.shape[0]
     if active[1] or active[2] or active[3]:
+        # Written without branches on the data (random signs defeat branch prediction): a run's
+        # length is kept in `run` and folded into `longest` at every step, which gives the same maximum.
         count = 1 if m > 1 else 0
         longest = 0
         run = 1
         ups = 0
-        previous = 0
-        for i in range(m - 1):
-            sign = -1 if x[i] > x[i + 1] else 1
-            ups += sign == 1
-            if i > 0:
-                if sign == previous:
-                    run += 1
-                else:
-                    count += 1
-                    longest = max(longest, run)
-                    run = 1
-            previous = sign
+        previous = m > 1 and x[0] <= x[1]
+        ups += previous
+        for i in range(1, m - 1):
+            up = x[i] <= x[i + 1]
+            ups += up
+            same = up == previous
+            count += not same
+            longest = max(longest, run)
+            run = run * same + 1
+            previous = up
         if m > 1:
             longest = max(longest, run)
         out[1] = count
@@ -138,13 +139,14 @@ def statistics(
         count = 1 if n > 0 else 0
         longest = 0
         run = 1
-        for i in range(1, n):
-            if (symbols[i] < cut) == (symbols[i - 1] < cut):
-                run += 1
-            else:
-                count += 1
-                longest = max(longest, run)
-                run = 1
+        below = n > 0 and symbols[0] < cut
+        for i in range(1, n):  # branch-free, as for the directional runs
+            now = symbols[i] < cut
+            same = now == below
+            count += not same
+            longest = max(longest, run)
+            run = run * same + 1
+            below = now
         out[4] = count
         out[5] = max(longest, run) if n > 0 else 0
     if active[6] or active[7]:
@@ -183,11 +185,10 @@ def decimal_text(raw: np.ndarray) -> np.ndarray:
 
 
 @_jit
-def shuffle(symbols: np.ndarray, raw: np.ndarray, seed: np.uint64) -> None:
-    """Fisher-Yates shuffle of both arrays with the same permutation (splitmix64 + Lemire bounds)."""
+def shuffle(values: np.ndarray, seed: np.uint64) -> None:
+    """Fisher-Yates shuffle in place (splitmix64 + Lemire bounds); one seed, one permutation."""
     state = seed
-    n = symbols.shape[0]
-    for i in range(n - 1, 0, -1):
+    for i in range(values.shape[0] - 1, 0, -1):
         state += np.uint64(0x9E3779B97F4A7C15)
         z = state
         z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
@@ -197,11 +198,7 @@ def shuffle(symbols: np.ndarray, raw: np.ndarray, seed: np.uint64) -> None:
         # multiply-shift: the high 64 bits of z * bound, via 32-bit halves
         hi_z = z >> np.uint64(32)
         lo_z = z & np.uint64(0xFFFFFFFF)
-        r = (hi_z * bound + ((lo_z * bound) >> np.uint64(32))) >> np.uint64(32)
-        j = np.int64(r)
-        a = symbols[i]
-        symbols[i] = symbols[j]
-        symbols[j] = a
-        b = raw[i]
-        raw[i] = raw[j]
-        raw[j] = b
+        j = np.int64((hi_z * bound + ((lo_z * bound) >> np.uint64(32))) >> np.uint64(32))
+        a = values[i]
+        values[i] = values[j]
+        values[j] = a

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from fipsforge.console import print_json, stderr_console
-from fipsforge.entropy import collect as collecting
-from fipsforge.entropy import health as health_tests
-from fipsforge.entropy import iid as iid_track
-from fipsforge.entropy import noniid, restart, samples
-from fipsforge.entropy import report as reporting
-from fipsforge.entropy.estimators import Estimate
+from fipsforge.entropy import jent_flags
 from fipsforge.errors import FipsforgeError
+
+if TYPE_CHECKING:
+    from fipsforge.entropy.estimators import Estimate
 
 app = typer.Typer(
     name="entropy",
@@ -33,13 +30,16 @@ def assessment(
     bits: int | None,
     iid: bool,
     restart_file: Path | None,
-    permutations: int = iid_track.PERMUTATIONS,
+    permutations: int | None = None,
 ) -> tuple[dict[str, Any], str]:
     """Assess a sample file; returns the JSON document and the text report."""
+    from fipsforge.entropy import iid as iid_track
+    from fipsforge.entropy import noniid, restart, samples
+
     data = samples.load(file, bits)
     document: dict[str, Any]
     if iid:
-        result = iid_track.assess(data, permutations=permutations)
+        result = iid_track.assess(data, permutations=permutations or iid_track.PERMUTATIONS)
         text = iid_track.render(result)
         document = {
             "track": "iid",
@@ -81,7 +81,11 @@ def assess(
     json_output: bool = typer.Option(False, "--json", help="Print JSON only."),
 ) -> None:
     """Estimate min-entropy per SP 800-90B, matching NIST's SP800-90B_EntropyAssessment."""
-    document, text = assessment(file, bits, iid, restart_file)
+    from fipsforge.console import print_json, stderr_console
+    from fipsforge.entropy.warm import warm_kernels
+
+    with warm_kernels():
+        document, text = assessment(file, bits, iid, restart_file)
     if json_output:
         print_json(document)
     else:
@@ -91,21 +95,21 @@ def assess(
 
 def _flags(flags: int, names: list[str]) -> int:
     for name in names:
-        if name not in collecting.FLAG_NAMES:
-            raise FipsforgeError(f"--flag: unknown flag {name!r} (known: {', '.join(collecting.FLAG_NAMES)})")
-        flags |= collecting.FLAG_NAMES[name]
+        if name not in jent_flags.FLAG_NAMES:
+            raise FipsforgeError(f"--flag: unknown flag {name!r} (known: {', '.join(jent_flags.FLAG_NAMES)})")
+        flags |= jent_flags.FLAG_NAMES[name]
     return flags
 
 
 @app.command()
 def collect(
     out: Path = typer.Argument(..., help="Directory to write (replaced atomically)."),
-    osr: int = typer.Option(collecting.DEFAULT_OSR, "--osr", help="Oversampling rate given to the library."),
+    osr: int = typer.Option(jent_flags.DEFAULT_OSR, "--osr", help="Oversampling rate given to the library."),
     flags: int = typer.Option(
-        collecting.DEFAULT_FLAGS, "--flags", help="Library flags as a number (default: FORCE_FIPS)."
+        jent_flags.DEFAULT_FLAGS, "--flags", help="Library flags as a number (default: FORCE_FIPS)."
     ),
     flag: list[str] = typer.Option(
-        [], "--flag", help=f"Add a library flag by name: {', '.join(collecting.FLAG_NAMES)}."
+        [], "--flag", help=f"Add a library flag by name: {', '.join(jent_flags.FLAG_NAMES)}."
     ),
     samples_count: int = typer.Option(
         1_000_000, "--samples", help="Consecutive samples (SP 800-90B §3.1.3)."
@@ -120,6 +124,9 @@ def collect(
     json_output: bool = typer.Option(False, "--json", help="Print JSON only."),
 ) -> None:
     """Record raw time deltas from libjitterentropy's sampling loop on this host."""
+    from fipsforge.console import print_json, stderr_console
+    from fipsforge.entropy import collect as collecting
+
     with stderr_console.status("recording jitter samples"):
         info = collecting.collect(
             out,
@@ -144,11 +151,14 @@ def health(
     file: Path = typer.Argument(..., help="Raw deltas (*.u64) or a sample file (one sample per byte)."),
     h: float = typer.Option(..., "--h", help="Claimed min-entropy per sample."),
     alpha_log2: int = typer.Option(30, "--alpha-log2", help="False-positive rate alpha = 2^-N."),
-    osr: int = typer.Option(collecting.DEFAULT_OSR, "--osr", help="The library's osr, for its own cutoffs."),
+    osr: int = typer.Option(jent_flags.DEFAULT_OSR, "--osr", help="The library's osr, for its own cutoffs."),
     window: int | None = typer.Option(None, "--window", help="APT window (default 1024; 512 for binary)."),
     json_output: bool = typer.Option(False, "--json", help="Print JSON only."),
 ) -> None:
     """RCT and APT cutoffs (SP 800-90B §4.4) and a run of both tests over a recording."""
+    from fipsforge.console import print_json
+    from fipsforge.entropy import health as health_tests
+
     result = health_tests.run(file, h, alpha_log2, osr, window)
     if json_output:
         print_json(result)
@@ -175,8 +185,8 @@ def health(
 @app.command()
 def report(
     out: Path = typer.Argument(..., help="Report directory to write (replaced atomically)."),
-    osr: int = typer.Option(collecting.DEFAULT_OSR, "--osr", help="Oversampling rate to judge against."),
-    flags: int = typer.Option(collecting.DEFAULT_FLAGS, "--flags", help="Library flags as a number."),
+    osr: int = typer.Option(jent_flags.DEFAULT_OSR, "--osr", help="Oversampling rate to judge against."),
+    flags: int = typer.Option(jent_flags.DEFAULT_FLAGS, "--flags", help="Library flags as a number."),
     samples_count: int = typer.Option(1_000_000, "--samples", help="Consecutive samples to collect."),
     restarts: int = typer.Option(1000, "--restarts", help="Restarts (1000 x 1000 runs the restart tests)."),
     source: Path | None = typer.Option(
@@ -185,7 +195,11 @@ def report(
     json_output: bool = typer.Option(False, "--json", help="Print JSON only."),
 ) -> None:
     """Collect, assess, judge min-entropy per delta against 1/osr, recommend an osr, and plot."""
-    with stderr_console.status("collecting and assessing"):
+    from fipsforge.console import print_json, stderr_console
+    from fipsforge.entropy import report as reporting
+    from fipsforge.entropy.warm import warm_kernels
+
+    with warm_kernels(), stderr_console.status("collecting and assessing"):
         result = reporting.report(
             out, osr=osr, flags=flags, samples_count=samples_count, restarts=restarts, source=source
         )

@@ -29,19 +29,10 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel
 
+from fipsforge.entropy.jent_flags import DEFAULT_FLAGS, DEFAULT_OSR
 from fipsforge.errors import FipsforgeError
 from fipsforge.fsutil import atomic_dir, cache_root, sha256_file, write_text_atomic
 from fipsforge.stack.build import JITTER_CFLAGS
-
-JENT_FORCE_FIPS = 1 << 5
-DEFAULT_OSR = 3  # what OpenSSL's jitter seed source gets: osr 0 is raised to JENT_MIN_OSR = 3
-DEFAULT_FLAGS = JENT_FORCE_FIPS  # as OpenSSL's seed_src_jitter.c allocates its collector
-FLAG_NAMES = {
-    "disable-memory-access": 1 << 2,
-    "force-internal-timer": 1 << 3,
-    "disable-internal-timer": 1 << 4,
-    "force-fips": 1 << 5,
-}
 
 
 class HostInfo(BaseModel):

@@ -260,10 +260,20 @@ def permutation_tests(
     rng = np.random.default_rng(seed)
     threads = workers or os.cpu_count() or 1
 
+    # Symbols and raw samples move together: one array when nothing is translated, else both
+    # packed into one 16-bit array, so one shuffle permutes them alike.
+    untranslated = bool(np.array_equal(samples.symbols, samples.raw))
+    paired = (samples.raw.astype(np.uint16) << 8) | samples.symbols
+
     def permuted(stream_seed: int, wanted: np.ndarray) -> np.ndarray:
-        symbols = samples.symbols.copy()
-        raw = samples.raw.copy()
-        ik.shuffle(symbols, raw, np.uint64(stream_seed))
+        if untranslated:
+            symbols = raw = samples.raw.copy()
+            ik.shuffle(raw, np.uint64(stream_seed))
+        else:
+            both = paired.copy()
+            ik.shuffle(both, np.uint64(stream_seed))
+            symbols = (both & 0xFF).astype(np.uint8)
+            raw = (both >> 8).astype(np.uint8)
         row = np.zeros(ik.STATISTICS, dtype=np.float64)
         ik.statistics(symbols, raw, k, raw_mean, median, wanted, row)
         if wanted[18]:

@@ -15,7 +15,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from fipsforge.entropy import collect as collecting
-from fipsforge.entropy import noniid, restart, samples
+from fipsforge.entropy import jent_flags, noniid, restart, samples
 from fipsforge.fsutil import atomic_dir, write_text_atomic
 
 JENT_MIN_OSR = 3
@@ -103,8 +103,8 @@ def plot(deltas: np.ndarray, out: Path) -> list[str]:
 
 def report(
     out: Path,
-    osr: int = collecting.DEFAULT_OSR,
-    flags: int = collecting.DEFAULT_FLAGS,
+    osr: int = jent_flags.DEFAULT_OSR,
+    flags: int = jent_flags.DEFAULT_FLAGS,
     samples_count: int = 1_000_000,
     restarts: int = 1000,
     source: Path | None = None,

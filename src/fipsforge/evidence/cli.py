@@ -10,13 +10,9 @@ from datetime import date, datetime
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.table import Table
 from typer.core import TyperGroup
 
-from fipsforge.console import print_json, stderr_console
 from fipsforge.errors import FipsforgeError
-from fipsforge.evidence.poam import parse_vendor_sla
 
 
 class DefaultRunGroup(TyperGroup):
@@ -75,7 +71,12 @@ def run_command(
     as_json: bool = typer.Option(False, "--json", help="Print the gathered evidence as JSON."),
 ) -> None:
     """Derive every flow and its FIPS modules; write the inventory, diagram, OSCAL, POA&M and report."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from fipsforge.console import print_json, stderr_console
     from fipsforge.evidence.build import EvidenceOptions, run
+    from fipsforge.evidence.poam import parse_vendor_sla
 
     options = EvidenceOptions(
         manifests=manifests,
@@ -124,6 +125,10 @@ def probe_command(
     as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
 ) -> None:
     """Observe live TLS endpoints with sslyze and classify them against SP 800-52r2."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from fipsforge.console import print_json
     from fipsforge.evidence.probe import probe
     from fipsforge.fsutil import write_text_atomic
 

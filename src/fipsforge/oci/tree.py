@@ -28,6 +28,7 @@ from typing import Literal, Protocol
 from pydantic import BaseModel
 
 from fipsforge.errors import FipsforgeError
+from fipsforge.oci.limits import MAX_ENTRIES, MAX_TOTAL_BYTES
 
 Severity = Literal["critical", "high", "medium", "low", "info"]
 KeepPredicate = Callable[[str, bytes], bool]
@@ -43,8 +44,8 @@ class Readable(Protocol):
 class ReadLimits(BaseModel):
     """Bounds on what one image may make the reader do (tar-bomb protection)."""
 
-    max_total_bytes: int = 32 << 30
-    max_entries: int = 2_000_000
+    max_total_bytes: int = MAX_TOTAL_BYTES
+    max_entries: int = MAX_ENTRIES
     max_kept_file_bytes: int = 1 << 30
     max_path_length: int = 4096
 

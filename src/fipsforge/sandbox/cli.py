@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
-from fipsforge.console import print_json, progress, stderr_console
-from fipsforge.sandbox.suite import RuntimeReport, Status
+if TYPE_CHECKING:
+    from fipsforge.sandbox.suite import RuntimeReport
 
 
 def test(
@@ -25,6 +22,9 @@ def test(
     ),
 ) -> None:
     """Run the FIPS conformance suite in the sandbox (kernel entropy present and cut off); exit 1 on a failure."""
+    import tempfile
+
+    from fipsforge.console import print_json, progress, stderr_console
     from fipsforge.oci.unpack import unpack_image
     from fipsforge.sandbox.junit import write_junit
     from fipsforge.sandbox.suite import run_suite
@@ -47,6 +47,12 @@ def test(
 
 
 def print_table(report: RuntimeReport) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    from fipsforge.sandbox.suite import Status
+
     console = Console(width=max(Console().width, 150))
     table = Table(title=f"fipsforge test {report.image} ({report.manifest_digest or report.kind})")
     for column in ("check", "mode", "expect", "result", "detail"):

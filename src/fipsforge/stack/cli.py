@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from fipsforge.console import print_json, progress, stderr_console
-from fipsforge.stack.build import StackBuild, StackOptions, build_stack, load_stack, out_environment
-from fipsforge.stack.check import check_stack
+if TYPE_CHECKING:
+    from fipsforge.stack.build import StackBuild, StackOptions
 
 app = typer.Typer(help="Build the OpenSSL FIPS + jitterentropy stack and prove it.", no_args_is_help=True)
 
 
 def _build_with_progress(options: StackOptions, out: Path | None) -> StackBuild:
+    from fipsforge.console import progress
+    from fipsforge.stack.build import build_stack
+
     with progress() as bar:
         task = bar.add_task("stack", total=None)
         return build_stack(options, out, progress=lambda step: bar.update(task, description=f"stack: {step}"))
@@ -39,6 +40,9 @@ def build_command(
     as_json: bool = typer.Option(False, "--json", help="Print the manifest as JSON."),
 ) -> None:
     """Build OpenSSL 3.5 with enable-fips-jitter and a static libjitterentropy, from signed sources."""
+    from fipsforge.console import print_json, stderr_console
+    from fipsforge.stack.build import StackOptions, out_environment
+
     options = StackOptions(
         fips_provider_source=fips_provider_source, fips_provider_sha256=fips_provider_sha256
     )
@@ -69,6 +73,13 @@ def check_command(
     as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
 ) -> None:
     """Run the acceptance checks in the sandbox; exit 1 if any fails."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from fipsforge.console import print_json, progress
+    from fipsforge.stack.build import StackOptions, load_stack
+    from fipsforge.stack.check import check_stack
+
     build = load_stack(directory) if directory else _build_with_progress(StackOptions(), None)
     with progress() as bar:
         task = bar.add_task("checks", total=None)

@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import tempfile
 from enum import StrEnum
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
-from fipsforge.console import print_json, stderr_console
 from fipsforge.errors import FipsforgeError
-from fipsforge.fsutil import write_text_atomic
-from fipsforge.oci.tree import ReadLimits
-from fipsforge.verify.analyze import verify_image
-from fipsforge.verify.report import exceeds, print_table, sarif
+from fipsforge.oci.limits import MAX_ENTRIES, MAX_TOTAL_BYTES
 
 
 class FailOn(StrEnum):
@@ -44,12 +37,8 @@ def verify(
     work_dir: Path | None = typer.Option(
         None, "--work-dir", help="Scratch directory (default: a temporary one)."
     ),
-    max_bytes: int = typer.Option(
-        ReadLimits().max_total_bytes, help="Refuse layers past this many bytes in all."
-    ),
-    max_entries: int = typer.Option(
-        ReadLimits().max_entries, help="Refuse layers past this many entries in all."
-    ),
+    max_bytes: int = typer.Option(MAX_TOTAL_BYTES, help="Refuse layers past this many bytes in all."),
+    max_entries: int = typer.Option(MAX_ENTRIES, help="Refuse layers past this many entries in all."),
     key: Path | None = typer.Option(
         None, "--key", help="Check the cosign signature and attestations against this public key."
     ),
@@ -60,6 +49,17 @@ def verify(
     """Is all the image's cryptography inside a FIPS module, and is that module seeded without the kernel?"""
     if require_attestations and key is None:
         raise FipsforgeError("--require-attestations: needs --key")
+    import json
+    import tempfile
+
+    from rich.console import Console
+
+    from fipsforge.console import print_json, stderr_console
+    from fipsforge.fsutil import write_text_atomic
+    from fipsforge.oci.tree import ReadLimits
+    from fipsforge.verify.analyze import verify_image
+    from fipsforge.verify.report import exceeds, print_table, sarif
+
     limits = ReadLimits(max_total_bytes=max_bytes, max_entries=max_entries)
     with (
         tempfile.TemporaryDirectory(prefix="fipsforge-verify-", dir=work_dir) as scratch,

@@ -36,7 +36,7 @@ COMMANDS: dict[str, Registered] = {
     "evidence": Registered("fipsforge.evidence.cli:app", "FedRAMP Rev 5 evidence: flows, FIPS modules, boundary diagram, OSCAL, POA&M, observed TLS."),
     "build": Registered("fipsforge.image.cli:build", "Build a reproducible OCI image (with SBOM referrers) from Debian packages and the FIPS stack."),
     "verify": Registered("fipsforge.verify.cli:verify", "Is all the image's cryptography inside a FIPS module, and is that module seeded without the kernel?"),
-    "push": Registered("fipsforge.image.cli:push", "Push the image and its SBOM referrers to an OCI registry."),
+    "push": Registered("fipsforge.image.cli:push", "Push the image and its SBOM and provenance referrers; with --sign-key, sign and attest it."),
     "test": Registered("fipsforge.sandbox.cli:test", "Run the FIPS conformance suite in the sandbox (kernel entropy present and cut off); exit 1 on a failure."),
     "outdated": Registered("fipsforge.outdated.cli:outdated", "Compare each image's packages with the suite's current candidates; report the CVEs and their clocks."),
 }  # fmt: skip

@@ -98,8 +98,10 @@ def push(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
 ) -> None:
-    """Push the image and its SBOM and provenance referrers; with a key, also a cosign signature and
-    SPDX, CycloneDX and SLSA provenance attestations."""
+    """Push the image and its SBOM and provenance referrers; with --sign-key, sign and attest it.
+
+    The signature is cosign's; the attestations are SPDX, CycloneDX and SLSA provenance v1.
+    """
     from fipsforge.errors import FipsforgeError
     from fipsforge.oci.push import PushResult, push_layout
 

@@ -47,5 +47,8 @@ def test_missing_entrypoint_and_service_are_named(tmp_path: Path) -> None:
     # A script service is followed to its #! interpreter: c_rehash is Perl, which the image lacks.
     with pytest.raises(FipsforgeError) as caught:
         _build(tmp_path, "/usr/lib/x86_64-linux-gnu/libc.so.6", "c_rehash")
-    assert str(caught.value) == "services.tool: /usr/bin/c_rehash: its interpreter /usr/bin/perl is not in the image"
+    assert (
+        str(caught.value)
+        == "services.tool: /usr/bin/c_rehash: its interpreter /usr/bin/perl is not in the image"
+    )
     assert not (tmp_path / "out").exists()

@@ -49,6 +49,9 @@ class ServiceSpec(BaseModel):
     """`postgres`: the client sends PostgreSQL's SSLRequest before the handshake (protocol §55.2.10)."""
     start_timeout: float = Field(default=20, gt=0, le=300)
     """Seconds the service has to accept connections on `tls_port`."""
+    setup: list[str] = Field(default_factory=list)
+    """Run to completion before each start (e.g. `initdb`), untraced: provisioning, not the service.
+    The two share a writable `/tmp/fipsforge-state`."""
 
 
 class ImageSpec(BaseModel):

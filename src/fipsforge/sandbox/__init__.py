@@ -209,6 +209,7 @@ def _traced_command(
     bwrap_options: _BwrapOptions,
     scratch: Path,
     info_fd: int | None = None,
+    traced: bool = True,
 ) -> Iterator[tuple[list[str], tuple[int, ...]]]:
     """The strace + bwrap command line, and the file descriptors it needs passed (the seccomp filter)."""
     pass_fds: tuple[int, ...] = ()
@@ -222,7 +223,7 @@ def _traced_command(
         inner = _bwrap_command(root, argv, mode, *bwrap_options, seccomp_fd, info_fd)
         command = ["strace", "-f", "-qq", "-k", "-e", f"trace={_TRACED}", "-e", "signal=none",
                    "-o", str(scratch / "strace.log"), *inner]  # fmt: skip
-        yield command, pass_fds
+        yield command if traced else inner, pass_fds
 
 
 def _trace(scratch: Path) -> list[RandomnessCall]:
@@ -241,18 +242,21 @@ def run_sandboxed(
     cwd: str = "/",
     stdin: bytes | None = None,
     timeout: float = 120,
+    user: tuple[int, int] | None = None,
+    traced: bool = True,
 ) -> SandboxResult:
     """Run `argv` with `root` as a read-only `/`.
 
     `binds` maps extra host paths into the sandbox read-only, `writable` read-write (a scratch directory
-    that several runs share, for multi-step checks in images that have no shell).
+    that several runs share, for multi-step checks in images that have no shell). `user` runs it as that
+    (uid, gid) in a user namespace; `traced=False` leaves strace out (no randomness calls are recorded).
     """
     _check_tools(root)
-    options = (env or {}, binds or {}, writable or {}, cwd, None)
+    options = (env or {}, binds or {}, writable or {}, cwd, user)
     with tempfile.TemporaryDirectory(prefix="fipsforge-sandbox-") as tmp:
         scratch = Path(tmp)
         timed_out = False
-        with _traced_command(root, argv, mode, options, scratch) as (command, pass_fds):
+        with _traced_command(root, argv, mode, options, scratch, traced=traced) as (command, pass_fds):
             try:
                 done = subprocess.run(
                     command, input=stdin, capture_output=True, timeout=timeout, pass_fds=pass_fds, check=False

@@ -39,10 +39,12 @@ from fipsforge.errors import FipsforgeError
 from fipsforge.image.rootfs import resolve_in_root
 from fipsforge.image.spec import ServiceSpec
 from fipsforge.oci.unpack import UnpackedImage
-from fipsforge.sandbox import BackgroundSandbox, EntropyMode, RandomnessCall, start_sandboxed
+from fipsforge.sandbox import BackgroundSandbox, EntropyMode, RandomnessCall, run_sandboxed, start_sandboxed
 from fipsforge.stack.check import Expectation
 
 TLS_DIR = "/run/fipsforge/tls"
+STATE_DIR = "/tmp/fipsforge-state"
+"""Writable, shared by a service's `setup` and the service (the image root is read-only)."""
 HOST_NAME = "localhost"
 HANDSHAKE_TIMEOUT = 5.0
 CLONE_NEWNET = 0x40000000
@@ -273,15 +275,25 @@ def probe_service(
     tls.mkdir()
     cafile = write_certificate(tls)
     resolve_in_root(image.rootfs, TLS_DIR).mkdir(parents=True, exist_ok=True)  # mount point in the copy
-    with start_sandboxed(
-        image.rootfs, service.command, mode=mode, env=env, binds={**binds, tls: TLS_DIR},
-        cwd=image.config.workdir or "/", user=image_user(image),
-    ) as (sandbox, calls):  # fmt: skip
+    state = scratch / f"state-{service.name}-{mode.value}"
+    state.mkdir()
+    where = {"env": env, "binds": {**binds, tls: TLS_DIR}, "writable": {state: STATE_DIR},
+             "cwd": image.config.workdir or "/", "user": image_user(image)}  # fmt: skip
+    if service.setup:
+        done = run_sandboxed(image.rootfs, service.setup, mode=mode, timeout=service.start_timeout,
+                             traced=False, **where)  # type: ignore[arg-type]  # fmt: skip
+        if not done.ok:
+            tail = " | ".join(done.stderr.strip().splitlines()[-5:]) or f"exit {done.returncode}"
+            case("start", "setup completes, then the service starts", Expectation.SUCCEEDS, False,
+                 f"setup {' '.join(service.setup)[:60]} failed: {tail}")  # fmt: skip
+            return ServiceRun(cases=cases, calls=[], mode=mode, service=service.name)
+    with start_sandboxed(image.rootfs, service.command, mode=mode, **where) as (sandbox, calls):  # type: ignore[arg-type]
         waited = _wait_listening(sandbox, service.tls_port, service.start_timeout)
         case("start", f"starts and listens for TLS on 127.0.0.1:{service.tls_port}", Expectation.SUCCEEDS,
              waited is None, waited or f"listening ({' '.join(service.command)[:80]})")  # fmt: skip
         if waited is None:
             _probe_cases(_Client(sandbox, service, cafile), case)
+    calls = [_own_randomness(call) for call in calls]
     relevant = [call for call in calls if call.crypto_relevant]
     by_caller = sorted({f"{c.purpose} ({c.library})" for c in relevant})
     case("no-kernel-seeding", "no crypto-relevant kernel randomness requested by the server",
@@ -289,4 +301,29 @@ def probe_service(
          f"{len(calls)} randomness requests, none crypto-relevant" if not relevant
          else f"{len(relevant)} crypto-relevant: " + "; ".join(by_caller))  # fmt: skip
     cases[-1].kernel_seeding_calls = len(relevant)
+    own = sorted({c.library or "?" for c in calls if c.purpose == OWN_RANDOMNESS})
+    if own and mode is EntropyMode.KERNEL_CUT_OFF:
+        handshakes = [c for c in cases[:-1] if c.passed is not None]
+        case("own-kernel-randomness", "TLS works without the kernel randomness the server asks for itself",
+             Expectation.SUCCEEDS, all(c.passed for c in handshakes) and bool(handshakes),
+             f"{', '.join(own)} asks the kernel itself (not through OpenSSL, outside the FIPS boundary); "
+             f"denied here, and {sum(bool(c.passed) for c in handshakes)}/{len(handshakes)} checks pass")  # fmt: skip
     return ServiceRun(cases=cases, calls=calls, mode=mode, service=service.name)
+
+
+OWN_RANDOMNESS = "the application's own kernel randomness (not through OpenSSL, outside the FIPS boundary)"
+CRYPTO_OBJECTS = ("libcrypto", "libssl", "fips.so", "ossl-modules")
+
+
+def _own_randomness(call: RandomnessCall) -> RandomnessCall:
+    """A call made by the server's own code (no OpenSSL object in its stack) is its own, not DRBG seeding.
+
+    Such randomness (HAProxy's and Valkey's internal PRNG seeds, for instance) is outside the FIPS
+    boundary and reported as such; whether TLS depends on it is shown by the handshakes in the
+    kernel-cut-off mode, where the call is denied. A call with no caller known stays crypto-relevant.
+    """
+    if call.purpose != "unknown" or call.library is None:
+        return call
+    if any(name in frame for frame in call.frames for name in CRYPTO_OBJECTS):
+        return call
+    return call.model_copy(update={"purpose": OWN_RANDOMNESS, "crypto_relevant": False})

@@ -1,0 +1,138 @@
+"""The catalog's server images pass `fipsforge test` with their own services probed, in both modes; each
+stock control (the same spec with `fips_stack: false`, Debian's OpenSSL) fails on named service checks.
+A user spec for a server the catalog does not ship (lighttpd) runs end to end the same way.
+
+Images are built once per module (inputs cached under cache_root) and tested from their OCI layouts,
+as `fipsforge test` would.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from fipsforge.image.build import build_image
+from fipsforge.image.spec import ServiceSpec, builtin_spec_dir, builtin_spec_text, parse_spec
+from fipsforge.oci.unpack import UnpackedImage, unpack_image
+from fipsforge.sandbox import EntropyMode
+from fipsforge.sandbox.services import probe_service
+from fipsforge.sandbox.shims import GETRANDOM_TRACE, preload
+from fipsforge.sandbox.suite import RuntimeReport, Status, run_suite
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(shutil.which("bwrap") is None, reason="the sandbox needs bubblewrap"),
+]
+
+SERVERS = {"nginx": "nginx", "haproxy": "haproxy", "valkey": "valkey", "postgresql": "postgres"}
+"""Catalog spec -> the service it declares."""
+HANDSHAKES = ("tls13-aes-gcm", "chacha20-refused", "x25519-refused", "tls11-refused", "tls10-refused")
+
+# lighttpd refuses to start on the FIPS stack with its default group list (X25519 first); fips.conf
+# names the NIST groups. defaults.conf, without that line, is the control: it must not start.
+LIGHTTPD_SPEC = """
+name: test/lighttpd
+tag: user
+packages: [lighttpd, lighttpd-mod-openssl]
+exclude: [debconf, adduser, init-system-helpers, perl, libterm-readline-perl-perl]
+fips_stack: true
+entrypoint: ["/usr/sbin/lighttpd", "-D", "-f", "/etc/lighttpd/fips.conf"]
+files:
+  /etc/lighttpd/fips.conf: fips.conf
+  /etc/lighttpd/defaults.conf: defaults.conf
+services:
+  - name: lighttpd
+    tls_port: 8443
+"""
+LIGHTTPD_CONF = """
+server.document-root = "/tmp"
+server.bind = "127.0.0.1"
+server.port = 8443
+server.modules = ("mod_openssl")
+ssl.engine = "enable"
+ssl.pemfile = "/run/fipsforge/tls/cert.pem"
+ssl.privkey = "/run/fipsforge/tls/key.pem"
+"""
+LIGHTTPD_GROUPS = """ssl.openssl.ssl-conf-cmd = ("MinProtocol" => "TLSv1.2", "CipherString" => "ECDHE+AESGCM",
+                            "Groups" => "P-256:P-384")
+"""
+
+
+def _test_image(tmp: Path, name: str, text: str, source_dir: Path) -> tuple[RuntimeReport, UnpackedImage]:
+    spec = parse_spec(text, name, source_dir)
+    layout = tmp / f"{name}-oci"
+    build_image(spec, text, layout)
+    image = unpack_image(str(layout), tmp / f"{name}-work")
+    return run_suite(image), image
+
+
+def _stock(text: str) -> str:
+    assert "fips_stack: true" in text
+    return text.replace("fips_stack: true", "fips_stack: false")
+
+
+@pytest.fixture(scope="module", params=sorted(SERVERS))
+def catalog_reports(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[str, RuntimeReport, RuntimeReport]:
+    name = str(request.param)
+    tmp = tmp_path_factory.mktemp(name)
+    text = builtin_spec_text(name)
+    fips, _ = _test_image(tmp, name, text, builtin_spec_dir())
+    stock, _ = _test_image(tmp, f"{name}-stock", _stock(text), builtin_spec_dir())
+    return name, fips, stock
+
+
+def _service_cases(report: RuntimeReport, service: str) -> dict[tuple[str, EntropyMode | None], Status]:
+    return {(c.id, c.mode): c.status for c in report.cases if c.group == f"service {service}"}
+
+
+def _assert_proven(report: RuntimeReport, service: str) -> None:
+    assert report.passed, [(c.id, c.mode, c.detail) for c in report.failed]
+    cases = _service_cases(report, service)
+    for mode in EntropyMode:
+        for check in ("start", *HANDSHAKES, "no-kernel-seeding"):
+            assert cases[(f"{service}-{check}", mode)] is Status.PASSED, (check, mode)
+
+
+def _assert_control_fails(report: RuntimeReport, service: str) -> None:
+    cases = _service_cases(report, service)
+    normal = EntropyMode.NORMAL
+    # Debian's OpenSSL serves the same config (the shipped config refuses ChaCha20 and X25519 there too)...
+    assert cases[(f"{service}-start", normal)] is Status.PASSED
+    assert cases[(f"{service}-tls13-aes-gcm", normal)] is Status.PASSED
+    # ...but seeds its DRBG from the kernel, in both modes, and cannot serve TLS without it.
+    for mode in EntropyMode:
+        assert cases[(f"{service}-no-kernel-seeding", mode)] is Status.FAILED
+    cut_off = [
+        cases.get((f"{service}-{check}", EntropyMode.KERNEL_CUT_OFF)) for check in ("start", "tls13-aes-gcm")
+    ]
+    assert Status.FAILED in cut_off or None in cut_off
+    assert not report.passed
+
+
+def test_catalog_server_is_proven_and_its_stock_control_fails(
+    catalog_reports: tuple[str, RuntimeReport, RuntimeReport],
+) -> None:
+    name, fips, stock = catalog_reports
+    _assert_proven(fips, SERVERS[name])
+    _assert_control_fails(stock, SERVERS[name])
+
+
+def test_user_spec_with_files_and_services_runs_end_to_end(tmp_path: Path) -> None:
+    (tmp_path / "fips.conf").write_text(LIGHTTPD_CONF + LIGHTTPD_GROUPS)
+    (tmp_path / "defaults.conf").write_text(LIGHTTPD_CONF)
+    report, image = _test_image(tmp_path, "lighttpd", LIGHTTPD_SPEC, tmp_path)
+    _assert_proven(report, "lighttpd")
+    # Control: the same server with its default group list does not start on the stack, and says why.
+    binds, env = preload([GETRANDOM_TRACE])
+    defaults = ServiceSpec(name="lighttpd", tls_port=8443, start_timeout=5,
+                           command=["/usr/sbin/lighttpd", "-D", "-f", "/etc/lighttpd/defaults.conf"])  # fmt: skip
+    scratch = tmp_path / "control"
+    scratch.mkdir()
+    run = probe_service(image, defaults, EntropyMode.NORMAL, binds, {**image.config.env, **env}, scratch)
+    start = next(c for c in run.cases if c.id == "lighttpd-start")
+    assert start.passed is False
+    assert "Unable to config groups" in start.detail and "X25519" in start.detail

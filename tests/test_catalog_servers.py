@@ -73,16 +73,17 @@ def _stock(text: str) -> str:
     return text.replace("fips_stack: true", "fips_stack: false")
 
 
+Built = tuple[str, RuntimeReport, RuntimeReport, UnpackedImage]
+
+
 @pytest.fixture(scope="module", params=sorted(SERVERS))
-def catalog_reports(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> tuple[str, RuntimeReport, RuntimeReport]:
+def catalog_reports(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Built:
     name = str(request.param)
     tmp = tmp_path_factory.mktemp(name)
     text = builtin_spec_text(name)
     fips, _ = _test_image(tmp, name, text, builtin_spec_dir())
-    stock, _ = _test_image(tmp, f"{name}-stock", _stock(text), builtin_spec_dir())
-    return name, fips, stock
+    stock, stock_image = _test_image(tmp, f"{name}-stock", _stock(text), builtin_spec_dir())
+    return name, fips, stock, stock_image
 
 
 def _service_cases(report: RuntimeReport, service: str) -> dict[tuple[str, EntropyMode | None], Status]:
@@ -113,12 +114,41 @@ def _assert_control_fails(report: RuntimeReport, service: str) -> None:
     assert not report.passed
 
 
-def test_catalog_server_is_proven_and_its_stock_control_fails(
-    catalog_reports: tuple[str, RuntimeReport, RuntimeReport],
-) -> None:
-    name, fips, stock = catalog_reports
+def test_catalog_server_is_proven_and_its_stock_control_fails(catalog_reports: Built) -> None:
+    name, fips, stock, stock_image = catalog_reports
     _assert_proven(fips, SERVERS[name])
     _assert_control_fails(stock, SERVERS[name])
+    if name == "nginx":
+        _assert_handshake_checks_can_fail(stock_image)
+
+
+# Debian's OpenSSL with nginx's defaults plus the old protocols: what the refusal checks must catch.
+PERMISSIVE_NGINX = """daemon off; pid /tmp/nginx.pid; error_log stderr;
+events {}
+http { access_log off; client_body_temp_path /tmp/b; proxy_temp_path /tmp/p; fastcgi_temp_path /tmp/f;
+  uwsgi_temp_path /tmp/u; scgi_temp_path /tmp/s;
+  server { listen 127.0.0.1:8443 ssl; ssl_certificate /run/fipsforge/tls/cert.pem;
+    ssl_certificate_key /run/fipsforge/tls/key.pem; ssl_protocols TLSv1 TLSv1.1 TLSv1.2 TLSv1.3;
+    ssl_ciphers DEFAULT:@SECLEVEL=0; return 200; } }
+"""
+
+
+def _assert_handshake_checks_can_fail(stock_image: UnpackedImage) -> None:
+    """Control of the handshake cases: a permissive server over stock OpenSSL fails every refusal check."""
+    (stock_image.rootfs / "etc/nginx/permissive.conf").write_text(PERMISSIVE_NGINX)  # the test's copy
+    service = ServiceSpec(name="nginx", tls_port=8443, start_timeout=10,
+                          command=["/usr/sbin/nginx", "-e", "stderr", "-c", "/etc/nginx/permissive.conf"])  # fmt: skip
+    binds, env = preload([GETRANDOM_TRACE])
+    scratch = stock_image.rootfs.parent / "permissive"
+    scratch.mkdir()
+    run = probe_service(
+        stock_image, service, EntropyMode.NORMAL, binds, {**stock_image.config.env, **env}, scratch
+    )
+    verdicts = {c.id: c for c in run.cases}
+    assert verdicts["nginx-start"].passed and verdicts["nginx-tls13-aes-gcm"].passed
+    for check in ("chacha20-refused", "x25519-refused", "tls11-refused", "tls10-refused"):
+        assert verdicts[f"nginx-{check}"].passed is False, check
+        assert verdicts[f"nginx-{check}"].detail.startswith("not refused: agreed on "), check
 
 
 def test_user_spec_with_files_and_services_runs_end_to_end(tmp_path: Path) -> None:

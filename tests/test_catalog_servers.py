@@ -30,34 +30,31 @@ SERVERS = {"nginx": "nginx", "haproxy": "haproxy", "valkey": "valkey", "postgres
 """Catalog spec -> the service it declares."""
 HANDSHAKES = ("tls13-aes-gcm", "chacha20-refused", "x25519-refused", "tls11-refused", "tls10-refused")
 
-# lighttpd refuses to start on the FIPS stack with its default group list (X25519 first); fips.conf
-# names the NIST groups. defaults.conf, without that line, is the control: it must not start.
-LIGHTTPD_SPEC = """
-name: test/lighttpd
+# stunnel4 refuses to start on the FIPS stack with its default group list (X25519 first): its
+# `curves` option names the NIST groups. defaults.conf, without that line, is the control.
+STUNNEL_SPEC = """
+name: test/stunnel
 tag: user
-packages: [lighttpd, lighttpd-mod-openssl]
-exclude: [debconf, adduser, init-system-helpers, perl, libterm-readline-perl-perl]
+packages: [stunnel4]
+exclude: [debconf, perl, init-system-helpers, systemd]
 fips_stack: true
-entrypoint: ["/usr/sbin/lighttpd", "-D", "-f", "/etc/lighttpd/fips.conf"]
+entrypoint: ["/usr/bin/stunnel4", "/etc/stunnel/fips.conf"]
 files:
-  /etc/lighttpd/fips.conf: fips.conf
-  /etc/lighttpd/defaults.conf: defaults.conf
+  /etc/stunnel/fips.conf: fips.conf
+  /etc/stunnel/defaults.conf: defaults.conf
 services:
-  - name: lighttpd
+  - name: stunnel
     tls_port: 8443
 """
-LIGHTTPD_CONF = """
-server.document-root = "/tmp"
-server.bind = "127.0.0.1"
-server.port = 8443
-server.modules = ("mod_openssl")
-ssl.engine = "enable"
-ssl.pemfile = "/run/fipsforge/tls/cert.pem"
-ssl.privkey = "/run/fipsforge/tls/key.pem"
+STUNNEL_CONF = """foreground = yes
+pid =
+[tls]
+accept = 127.0.0.1:8443
+connect = 127.0.0.1:9
+cert = /run/fipsforge/tls/cert.pem
+key = /run/fipsforge/tls/key.pem
 """
-LIGHTTPD_GROUPS = """ssl.openssl.ssl-conf-cmd = ("MinProtocol" => "TLSv1.2", "CipherString" => "ECDHE+AESGCM",
-                            "Groups" => "P-256:P-384")
-"""
+STUNNEL_GROUPS = "curves = P-256:P-384\n"
 
 
 def _test_image(tmp: Path, name: str, text: str, source_dir: Path) -> tuple[RuntimeReport, UnpackedImage]:
@@ -150,17 +147,17 @@ def _assert_handshake_checks_can_fail(stock_image: UnpackedImage) -> None:
 
 
 def test_user_spec_with_files_and_services_runs_end_to_end(tmp_path: Path) -> None:
-    (tmp_path / "fips.conf").write_text(LIGHTTPD_CONF + LIGHTTPD_GROUPS)
-    (tmp_path / "defaults.conf").write_text(LIGHTTPD_CONF)
-    report, image = _test_image(tmp_path, "lighttpd", LIGHTTPD_SPEC, tmp_path)
-    _assert_proven(report, "lighttpd")
+    (tmp_path / "fips.conf").write_text(STUNNEL_CONF + STUNNEL_GROUPS)
+    (tmp_path / "defaults.conf").write_text(STUNNEL_CONF)
+    report, image = _test_image(tmp_path, "stunnel", STUNNEL_SPEC, tmp_path)
+    _assert_proven(report, "stunnel")
     # Control: the same server with its default group list does not start on the stack, and says why.
     binds, env = preload([GETRANDOM_TRACE])
-    defaults = ServiceSpec(name="lighttpd", tls_port=8443, start_timeout=5,
-                           command=["/usr/sbin/lighttpd", "-D", "-f", "/etc/lighttpd/defaults.conf"])  # fmt: skip
+    defaults = ServiceSpec(name="stunnel", tls_port=8443, start_timeout=5,
+                           command=["/usr/bin/stunnel4", "/etc/stunnel/defaults.conf"])  # fmt: skip
     scratch = tmp_path / "control"
     scratch.mkdir()
     run = probe_service(image, defaults, EntropyMode.NORMAL, binds, {**image.config.env, **env}, scratch)
-    start = next(c for c in run.cases if c.id == "lighttpd-start")
+    start = next(c for c in run.cases if c.id == "stunnel-start")
     assert start.passed is False
-    assert "Unable to config groups" in start.detail and "X25519" in start.detail
+    assert "Invalid groups list in 'curves'" in start.detail

@@ -147,22 +147,24 @@ def seccomp_filter_path() -> Path:
     return bpf
 
 
-_BwrapOptions = tuple[Mapping[str, str], Mapping[Path, str], Mapping[Path, str], str, tuple[int, int] | None]
-"""env, read-only binds, writable binds, working directory, (uid, gid) to run as (None: root)."""
+class SandboxSetup(BaseModel):
+    """What a sandboxed command sees besides the root: environment, extra mounts, directory, user."""
+
+    env: dict[str, str] = {}
+    binds: dict[Path, str] = {}
+    """Host path -> sandbox path, read-only."""
+    writable: dict[Path, str] = {}
+    """Host path -> sandbox path, read-write."""
+    cwd: str = "/"
+    user: tuple[int, int] | None = None
+    """(uid, gid) to run as, in a user namespace; None: root."""
 
 
 def _bwrap_command(
-    root: Path,
-    argv: Sequence[str],
-    mode: EntropyMode,
-    env: Mapping[str, str],
-    binds: Mapping[Path, str],
-    writable: Mapping[Path, str],
-    cwd: str,
-    user: tuple[int, int] | None,
-    seccomp_fd: int | None,
+    root: Path, argv: Sequence[str], mode: EntropyMode, setup: SandboxSetup, seccomp_fd: int | None,
     info_fd: int | None = None,
-) -> list[str]:
+) -> list[str]:  # fmt: skip
+    env, binds, writable, cwd, user = setup.env, setup.binds, setup.writable, setup.cwd, setup.user
     command = [
         "bwrap", "--unshare-all", "--die-with-parent", "--new-session",
         "--ro-bind", str(root), "/",
@@ -206,7 +208,7 @@ def _traced_command(
     root: Path,
     argv: Sequence[str],
     mode: EntropyMode,
-    bwrap_options: _BwrapOptions,
+    setup: SandboxSetup,
     scratch: Path,
     info_fd: int | None = None,
     traced: bool = True,
@@ -220,7 +222,7 @@ def _traced_command(
             seccomp_fd = filter_stream.fileno()
             os.set_inheritable(seccomp_fd, True)
             pass_fds = (seccomp_fd,)
-        inner = _bwrap_command(root, argv, mode, *bwrap_options, seccomp_fd, info_fd)
+        inner = _bwrap_command(root, argv, mode, setup, seccomp_fd, info_fd)
         command = ["strace", "-f", "-qq", "-k", "-e", f"trace={_TRACED}", "-e", "signal=none",
                    "-o", str(scratch / "strace.log"), *inner]  # fmt: skip
         yield command if traced else inner, pass_fds
@@ -252,7 +254,7 @@ def run_sandboxed(
     (uid, gid) in a user namespace; `traced=False` leaves strace out (no randomness calls are recorded).
     """
     _check_tools(root)
-    options = (env or {}, binds or {}, writable or {}, cwd, user)
+    options = SandboxSetup(env=env or {}, binds=binds or {}, writable=writable or {}, cwd=cwd, user=user)
     with tempfile.TemporaryDirectory(prefix="fipsforge-sandbox-") as tmp:
         scratch = Path(tmp)
         timed_out = False
@@ -303,16 +305,7 @@ class BackgroundSandbox:
 
 @contextlib.contextmanager
 def start_sandboxed(
-    root: Path,
-    argv: Sequence[str],
-    *,
-    mode: EntropyMode = EntropyMode.NORMAL,
-    env: Mapping[str, str] | None = None,
-    binds: Mapping[Path, str] | None = None,
-    writable: Mapping[Path, str] | None = None,
-    cwd: str = "/",
-    user: tuple[int, int] | None = None,
-    start_timeout: float = 10,
+    root: Path, argv: Sequence[str], setup: SandboxSetup, mode: EntropyMode, start_timeout: float = 10
 ) -> Iterator[tuple[BackgroundSandbox, list[RandomnessCall]]]:
     """Start `argv` as `run_sandboxed` would, in the background; on exit the sandbox is killed and the
     list yielded with it is filled with the randomness calls of its whole run."""
@@ -321,9 +314,8 @@ def start_sandboxed(
     with tempfile.TemporaryDirectory(prefix="fipsforge-service-") as tmp:
         scratch = Path(tmp)
         info_read, info_write = os.pipe()
-        options = (env or {}, binds or {}, writable or {}, cwd, user)
         with (
-            _traced_command(root, argv, mode, options, scratch, info_write) as (command, pass_fds),
+            _traced_command(root, argv, mode, setup, scratch, info_write) as (command, pass_fds),
             (scratch / "stdout").open("wb") as out,
             (scratch / "stderr").open("wb") as err,
         ):

@@ -39,7 +39,14 @@ from fipsforge.errors import FipsforgeError
 from fipsforge.image.rootfs import resolve_in_root
 from fipsforge.image.spec import ServiceSpec
 from fipsforge.oci.unpack import UnpackedImage
-from fipsforge.sandbox import BackgroundSandbox, EntropyMode, RandomnessCall, run_sandboxed, start_sandboxed
+from fipsforge.sandbox import (
+    BackgroundSandbox,
+    EntropyMode,
+    RandomnessCall,
+    SandboxSetup,
+    run_sandboxed,
+    start_sandboxed,
+)
 from fipsforge.stack.check import Expectation
 
 TLS_DIR = "/run/fipsforge/tls"
@@ -277,17 +284,18 @@ def probe_service(
     resolve_in_root(image.rootfs, TLS_DIR).mkdir(parents=True, exist_ok=True)  # mount point in the copy
     state = scratch / f"state-{service.name}-{mode.value}"
     state.mkdir()
-    where = {"env": env, "binds": {**binds, tls: TLS_DIR}, "writable": {state: STATE_DIR},
-             "cwd": image.config.workdir or "/", "user": image_user(image)}  # fmt: skip
+    where = SandboxSetup(env=env, binds={**binds, tls: TLS_DIR}, writable={state: STATE_DIR},
+                         cwd=image.config.workdir or "/", user=image_user(image))  # fmt: skip
     if service.setup:
         done = run_sandboxed(image.rootfs, service.setup, mode=mode, timeout=service.start_timeout,
-                             traced=False, **where)  # type: ignore[arg-type]  # fmt: skip
+                             traced=False, env=where.env, binds=where.binds, writable=where.writable,
+                             cwd=where.cwd, user=where.user)  # fmt: skip
         if not done.ok:
             tail = " | ".join(done.stderr.strip().splitlines()[-5:]) or f"exit {done.returncode}"
             case("start", "setup completes, then the service starts", Expectation.SUCCEEDS, False,
                  f"setup {' '.join(service.setup)[:60]} failed: {tail}")  # fmt: skip
             return ServiceRun(cases=cases, calls=[], mode=mode, service=service.name)
-    with start_sandboxed(image.rootfs, service.command, mode=mode, **where) as (sandbox, calls):  # type: ignore[arg-type]
+    with start_sandboxed(image.rootfs, service.command, where, mode) as (sandbox, calls):
         waited = _wait_listening(sandbox, service.tls_port, service.start_timeout)
         case("start", f"starts and listens for TLS on 127.0.0.1:{service.tls_port}", Expectation.SUCCEEDS,
              waited is None, waited or f"listening ({' '.join(service.command)[:80]})")  # fmt: skip

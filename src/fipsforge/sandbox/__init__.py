@@ -279,6 +279,9 @@ def run_sandboxed(
     )
 
 
+_ERROR_LINE = re.compile(r"\[!\]|error|fatal|emerg|fail|invalid|unable|cannot|refus", re.IGNORECASE)
+
+
 class BackgroundSandbox:
     """A command running in the sandbox in the background (a service under test).
 
@@ -299,8 +302,10 @@ class BackgroundSandbox:
         return self.process.poll() is None
 
     def stderr_tail(self, lines: int = 5) -> str:
-        text = (self.scratch / "stderr").read_text(errors="replace").strip()
-        return " | ".join(text.splitlines()[-lines:]) or "(no stderr)"
+        """The last error lines of its stderr (servers log clean-up after the error that stopped them)."""
+        text = (self.scratch / "stderr").read_text(errors="replace").strip().splitlines()
+        errors = [line for line in text if _ERROR_LINE.search(line)]
+        return " | ".join((errors or text)[-lines:]) or "(no stderr)"
 
 
 @contextlib.contextmanager

@@ -23,10 +23,10 @@ pytestmark = pytest.mark.slow
 SPEC = """
 name: test/workload
 tag: t1
-packages: [libc6]
+packages: [dash]
 exclude: [debconf, mawk]
 fips_stack: false
-entrypoint: ["/usr/bin/true"]
+entrypoint: ["/usr/bin/dash", "-c", "exit 0"]
 files:
   /etc/demo/demo.conf: demo.conf
   /opt/demo: tree
@@ -43,7 +43,7 @@ def _sources(directory: Path, conf: str = "listen 8443;\n") -> Path:
     (directory / "demo.conf").write_text(conf)
     (directory / "demo.conf").chmod(0o640)
     (directory / "tree/bin").mkdir(parents=True)
-    (directory / "tree/bin/run").write_text("#!/bin/sh\necho run\n")
+    (directory / "tree/bin/run").write_text("#!/usr/bin/dash\necho run\n")
     (directory / "tree/bin/run").chmod(0o755)
     (directory / "tree/data.txt").write_text("data\n")
     (directory / "tree/data.txt").chmod(0o600)
@@ -74,7 +74,7 @@ def test_files_and_services_land_in_the_image(tmp_path: Path) -> None:
     # base-files is always there, though the spec does not list it: the merged-usr loader link
     assert os.readlink(rootfs / "lib64") == "usr/lib64"
     services = {s.name: s for s in read_services(rootfs)}
-    assert services["demo"].command == ["/usr/bin/true"] and services["demo"].tls_port == 8443
+    assert services["demo"].command == ["/usr/bin/dash", "-c", "exit 0"] and services["demo"].tls_port == 8443
     assert services["other"].command == ["/opt/demo/bin/run", "--flag"] and services["other"].tls_port is None
     assert (rootfs / SERVICES_FILE.lstrip("/")).is_file()
 

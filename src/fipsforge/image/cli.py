@@ -14,7 +14,10 @@ if TYPE_CHECKING:
 
 
 def build(
-    spec: str = typer.Argument(..., help="A built-in spec (openssl, python) or a spec YAML file."),
+    spec: str = typer.Argument(
+        ...,
+        help="A built-in spec (openssl, python, nginx, haproxy, valkey, postgresql; docs/catalog.md) or a spec YAML file.",
+    ),
     out: Path = typer.Option(..., "--out", help="Directory for the OCI image layout (replaced atomically)."),
     docker_archive: Path | None = typer.Option(
         None, "--docker-archive", help="Also write a docker-archive tar."

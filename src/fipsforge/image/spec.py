@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from fipsforge.errors import FipsforgeError
 
-BUILTIN_SPECS = ("openssl", "python", "node", "php", "curl")
+BUILTIN_SPECS = ("openssl", "python", "node", "php", "curl", "nginx", "haproxy", "valkey", "postgresql")
 ALWAYS_INSTALLED = ("base-files",)
 """In every image, listed or not: base-files makes the merged-usr links (`/lib64` holds the ELF loader)."""
 _PACKAGE = r"^[a-z0-9][a-z0-9+.-]+$"
@@ -45,6 +45,13 @@ class ServiceSpec(BaseModel):
     """What to run; empty means the image's entrypoint + cmd."""
     tls_port: int | None = Field(default=None, ge=1, le=65535)
     """The service listens for TLS on 127.0.0.1:PORT inside the sandbox."""
+    protocol: Literal["tls", "postgres"] = "tls"
+    """`postgres`: the client sends PostgreSQL's SSLRequest before the handshake (protocol §55.2.10)."""
+    start_timeout: float = Field(default=20, gt=0, le=300)
+    """Seconds the service has to accept connections on `tls_port`."""
+    setup: list[str] = Field(default_factory=list)
+    """Run to completion before each start (e.g. `initdb`), untraced: provisioning, not the service.
+    The two share a writable `/tmp/fipsforge-state`."""
 
 
 class ImageSpec(BaseModel):

@@ -15,13 +15,16 @@ The command runs under `strace`, which records every `getrandom` call and every 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
+import select
 import shutil
+import signal
 import subprocess
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from enum import StrEnum
 from importlib import resources
 from pathlib import Path
@@ -144,16 +147,24 @@ def seccomp_filter_path() -> Path:
     return bpf
 
 
+class SandboxSetup(BaseModel):
+    """What a sandboxed command sees besides the root: environment, extra mounts, directory, user."""
+
+    env: dict[str, str] = {}
+    binds: dict[Path, str] = {}
+    """Host path -> sandbox path, read-only."""
+    writable: dict[Path, str] = {}
+    """Host path -> sandbox path, read-write."""
+    cwd: str = "/"
+    user: tuple[int, int] | None = None
+    """(uid, gid) to run as, in a user namespace; None: root."""
+
+
 def _bwrap_command(
-    root: Path,
-    argv: Sequence[str],
-    mode: EntropyMode,
-    env: Mapping[str, str],
-    binds: Mapping[Path, str],
-    writable: Mapping[Path, str],
-    cwd: str,
-    seccomp_fd: int | None,
-) -> list[str]:
+    root: Path, argv: Sequence[str], mode: EntropyMode, setup: SandboxSetup, seccomp_fd: int | None,
+    info_fd: int | None = None,
+) -> list[str]:  # fmt: skip
+    env, binds, writable, cwd, user = setup.env, setup.binds, setup.writable, setup.cwd, setup.user
     command = [
         "bwrap", "--unshare-all", "--die-with-parent", "--new-session",
         "--ro-bind", str(root), "/",
@@ -177,7 +188,49 @@ def _bwrap_command(
     command += ["--chdir", cwd]
     if seccomp_fd is not None:
         command += ["--seccomp", str(seccomp_fd)]
+    if info_fd is not None:
+        command += ["--info-fd", str(info_fd)]
+    if user is not None:
+        # a user namespace maps the image's user to ours: files the host's root owns are its own inside
+        command += ["--unshare-user", "--uid", str(user[0]), "--gid", str(user[1])]
     return [*command, "--", *argv]
+
+
+def _check_tools(root: Path) -> None:
+    if shutil.which("bwrap") is None or shutil.which("strace") is None:
+        raise FipsforgeError("bwrap and strace are required: apt-get install bubblewrap strace")
+    if not root.is_dir():
+        raise FipsforgeError(f"{root}: sandbox root is not a directory")
+
+
+@contextlib.contextmanager
+def _traced_command(
+    root: Path,
+    argv: Sequence[str],
+    mode: EntropyMode,
+    setup: SandboxSetup,
+    scratch: Path,
+    info_fd: int | None = None,
+    traced: bool = True,
+) -> Iterator[tuple[list[str], tuple[int, ...]]]:
+    """The strace + bwrap command line, and the file descriptors it needs passed (the seccomp filter)."""
+    pass_fds: tuple[int, ...] = ()
+    seccomp_fd = None
+    with contextlib.ExitStack() as stack:
+        if mode is EntropyMode.KERNEL_CUT_OFF:
+            filter_stream = stack.enter_context(seccomp_filter_path().open("rb"))
+            seccomp_fd = filter_stream.fileno()
+            os.set_inheritable(seccomp_fd, True)
+            pass_fds = (seccomp_fd,)
+        inner = _bwrap_command(root, argv, mode, setup, seccomp_fd, info_fd)
+        command = ["strace", "-f", "-qq", "-k", "-e", f"trace={_TRACED}", "-e", "signal=none",
+                   "-o", str(scratch / "strace.log"), *inner]  # fmt: skip
+        yield command if traced else inner, pass_fds
+
+
+def _trace(scratch: Path) -> list[RandomnessCall]:
+    log = scratch / "strace.log"
+    return parse_randomness_trace(log.read_text(errors="replace")) if log.exists() else []
 
 
 def run_sandboxed(
@@ -191,42 +244,30 @@ def run_sandboxed(
     cwd: str = "/",
     stdin: bytes | None = None,
     timeout: float = 120,
+    user: tuple[int, int] | None = None,
+    traced: bool = True,
 ) -> SandboxResult:
     """Run `argv` with `root` as a read-only `/`.
 
     `binds` maps extra host paths into the sandbox read-only, `writable` read-write (a scratch directory
-    that several runs share, for multi-step checks in images that have no shell).
+    that several runs share, for multi-step checks in images that have no shell). `user` runs it as that
+    (uid, gid) in a user namespace; `traced=False` leaves strace out (no randomness calls are recorded).
     """
-    if shutil.which("bwrap") is None or shutil.which("strace") is None:
-        raise FipsforgeError("bwrap and strace are required: apt-get install bubblewrap strace")
-    if not root.is_dir():
-        raise FipsforgeError(f"{root}: sandbox root is not a directory")
-    with tempfile.TemporaryDirectory(prefix="fipsforge-sandbox-") as scratch:
-        trace_log = Path(scratch) / "strace.log"
-        pass_fds: tuple[int, ...] = ()
-        seccomp_fd = None
-        filter_stream = None
-        if mode is EntropyMode.KERNEL_CUT_OFF:
-            filter_stream = seccomp_filter_path().open("rb")
-            seccomp_fd = filter_stream.fileno()
-            os.set_inheritable(seccomp_fd, True)
-            pass_fds = (seccomp_fd,)
-        inner = _bwrap_command(root, argv, mode, env or {}, binds or {}, writable or {}, cwd, seccomp_fd)
-        command = ["strace", "-f", "-qq", "-k", "-e", f"trace={_TRACED}", "-e", "signal=none",
-                   "-o", str(trace_log), *inner]  # fmt: skip
+    _check_tools(root)
+    options = SandboxSetup(env=env or {}, binds=binds or {}, writable=writable or {}, cwd=cwd, user=user)
+    with tempfile.TemporaryDirectory(prefix="fipsforge-sandbox-") as tmp:
+        scratch = Path(tmp)
         timed_out = False
-        try:
-            done = subprocess.run(
-                command, input=stdin, capture_output=True, timeout=timeout, pass_fds=pass_fds, check=False
-            )
-            returncode, stdout, stderr = done.returncode, done.stdout, done.stderr
-        except subprocess.TimeoutExpired as expired:
-            timed_out, returncode = True, -9
-            stdout, stderr = expired.stdout or b"", expired.stderr or b""
-        finally:
-            if filter_stream is not None:
-                filter_stream.close()
-        calls = parse_randomness_trace(trace_log.read_text(errors="replace")) if trace_log.exists() else []
+        with _traced_command(root, argv, mode, options, scratch, traced=traced) as (command, pass_fds):
+            try:
+                done = subprocess.run(
+                    command, input=stdin, capture_output=True, timeout=timeout, pass_fds=pass_fds, check=False
+                )
+                returncode, stdout, stderr = done.returncode, done.stdout, done.stderr
+            except subprocess.TimeoutExpired as expired:
+                timed_out, returncode = True, -9
+                stdout, stderr = expired.stdout or b"", expired.stderr or b""
+        calls = _trace(scratch)
     return SandboxResult(
         argv=list(argv),
         mode=mode,
@@ -236,6 +277,88 @@ def run_sandboxed(
         timed_out=timed_out,
         randomness_calls=calls,
     )
+
+
+_ERROR_LINE = re.compile(r"\[!\]|error|fatal|emerg|fail|invalid|unable|cannot|refus", re.IGNORECASE)
+
+
+class BackgroundSandbox:
+    """A command running in the sandbox in the background (a service under test).
+
+    `netns` is the sandbox's network namespace (`/proc/PID/ns/net` of its first process), through which
+    a client outside the image reaches what the command listens on at 127.0.0.1.
+    """
+
+    def __init__(self, process: subprocess.Popen[bytes], child_pid: int, scratch: Path) -> None:
+        self.process = process
+        self.child_pid = child_pid
+        self.scratch = scratch
+
+    @property
+    def netns(self) -> Path:
+        return Path(f"/proc/{self.child_pid}/ns/net")
+
+    def running(self) -> bool:
+        return self.process.poll() is None
+
+    def stderr_tail(self, lines: int = 5) -> str:
+        """The last error lines of its stderr (servers log clean-up after the error that stopped them)."""
+        text = (self.scratch / "stderr").read_text(errors="replace").strip().splitlines()
+        errors = [line for line in text if _ERROR_LINE.search(line)]
+        return " | ".join((errors or text)[-lines:]) or "(no stderr)"
+
+
+@contextlib.contextmanager
+def start_sandboxed(
+    root: Path, argv: Sequence[str], setup: SandboxSetup, mode: EntropyMode, start_timeout: float = 10
+) -> Iterator[tuple[BackgroundSandbox, list[RandomnessCall]]]:
+    """Start `argv` as `run_sandboxed` would, in the background; on exit the sandbox is killed and the
+    list yielded with it is filled with the randomness calls of its whole run."""
+    _check_tools(root)
+    calls: list[RandomnessCall] = []
+    with tempfile.TemporaryDirectory(prefix="fipsforge-service-") as tmp:
+        scratch = Path(tmp)
+        info_read, info_write = os.pipe()
+        with (
+            _traced_command(root, argv, mode, setup, scratch, info_write) as (command, pass_fds),
+            (scratch / "stdout").open("wb") as out,
+            (scratch / "stderr").open("wb") as err,
+        ):
+            process = subprocess.Popen(
+                command, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                pass_fds=(*pass_fds, info_write), start_new_session=True,
+            )  # fmt: skip
+            os.close(info_write)
+            try:
+                child_pid = _read_child_pid(info_read, start_timeout)
+                sandbox = BackgroundSandbox(process, child_pid, scratch)
+                yield sandbox, calls
+            finally:
+                os.close(info_read)
+                _stop(process)
+        calls += _trace(scratch)
+
+
+def _read_child_pid(info_fd: int, timeout: float) -> int:
+    """bwrap writes `{"child-pid": N}` to its --info-fd once the sandbox exists."""
+    ready, _, _ = select.select([info_fd], [], [], timeout)
+    data = os.read(info_fd, 4096) if ready else b""
+    match = re.search(rb'"child-pid"\s*:\s*(\d+)', data)
+    if match is None:
+        raise FipsforgeError("bwrap: the sandbox did not start (no child pid on --info-fd)")
+    return int(match.group(1))
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """End the whole sandbox: strace, bwrap and everything in the sandbox's pid namespace."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 _TRACED = "getrandom,open,openat,execve,clone,clone3,fork,vfork"

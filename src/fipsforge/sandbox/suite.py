@@ -395,6 +395,26 @@ def _runtime_probes(runner: _Runner, runtimes: Runtimes) -> None:
             ]  # fmt: skip
 
 
+def _services(runner: _Runner) -> None:
+    """Each service the image records, started and probed over TLS in both modes (`sandbox.services`)."""
+    from fipsforge.image.workload import read_services
+    from fipsforge.sandbox.services import probe_service
+
+    env = {**runner.image.config.env, **runner.trace_env}
+    with tempfile.TemporaryDirectory(prefix="fipsforge-services-") as scratch:
+        for service in read_services(runner.image.rootfs):
+            for mode in EntropyMode:
+                runner.progress(f"service {service.name} ({mode.value})")
+                run = probe_service(runner.image, service, mode, runner.trace_binds, env, Path(scratch))
+                runner.record(f"service-{service.name}", mode, run.calls)
+                runner.cases += [
+                    CaseResult(id=c.id, group=c.group, description=c.description, mode=c.mode, expect=c.expect,
+                               status=Status.SKIPPED if c.passed is None else Status.PASSED if c.passed
+                               else Status.FAILED, detail=c.detail, kernel_seeding_calls=c.kernel_seeding_calls)
+                    for c in run.cases
+                ]  # fmt: skip
+
+
 def run_suite(image: UnpackedImage, progress: Callable[[str], None] | None = None) -> RuntimeReport:
     """Run every applicable probe against an unpacked image; see the module docstring."""
     _check_entrypoint(image)
@@ -425,6 +445,7 @@ def run_suite(image: UnpackedImage, progress: Callable[[str], None] | None = Non
     else:
         runner.run(node_probe(runtimes.node))
     _runtime_probes(runner, runtimes)
+    _services(runner)
     _independence(runner)
     _fail_closed(runner, runtimes)
     from fipsforge.sandbox.tamper import tamper_matrix  # it builds on this module's models

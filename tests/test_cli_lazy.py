@@ -58,11 +58,11 @@ def test_a_capability_cli_defers_its_work_modules(module: str, heavy: list[str])
 
 
 def test_help_lists_every_command_with_its_one_line_help() -> None:
-    result = runner.invoke(app, ["--help"], env={"COLUMNS": "400"})
+    result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0, result.output
+    listed = " ".join(result.output.split())  # click's test runner wraps help at 80 columns
     for name, registered in COMMANDS.items():
-        assert name in result.output
-        assert registered.help in result.output
+        assert f" {name} {registered.help}" in listed
 
 
 @pytest.mark.parametrize("name", list(COMMANDS))

@@ -23,7 +23,7 @@ def recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_collect_writes_deltas_masked_samples_and_sidecar(recording: Path) -> None:
     info = json.loads((recording / "collect.json").read_text())
     assert info["library_version"].startswith("3.4.")
-    assert info["osr"] == 3 and info["flags"] == collect.JENT_FORCE_FIPS
+    assert info["osr"] == 3 and info["flags"] == jent_flags.JENT_FORCE_FIPS
     assert info["host"]["kernel"] and info["host"]["cpu"]
     deltas = np.fromfile(recording / "raw-deltas.u64", dtype="<u8")
     assert deltas.shape == (20_000,)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import datetime as dt
 import re
 import socket
 import ssl
@@ -29,10 +28,6 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from pydantic import BaseModel
 
 from fipsforge.errors import FipsforgeError
@@ -47,12 +42,12 @@ from fipsforge.sandbox import (
     run_sandboxed,
     start_sandboxed,
 )
+from fipsforge.sandbox.certificate import HOST_NAME, write_certificate
 from fipsforge.stack.check import Expectation
 
 TLS_DIR = "/run/fipsforge/tls"
 STATE_DIR = "/tmp/fipsforge-state"
 """Writable, shared by a service's `setup` and the service (the image root is read-only)."""
-HOST_NAME = "localhost"
 HANDSHAKE_TIMEOUT = 5.0
 CLONE_NEWNET = 0x40000000
 SSL_REQUEST = struct.pack("!II", 8, 80877103)
@@ -81,27 +76,6 @@ class ServiceRun(BaseModel):
     calls: list[RandomnessCall]
     mode: EntropyMode
     service: str
-
-
-def write_certificate(directory: Path) -> Path:
-    """A fresh self-signed ECDSA P-256 / SHA-256 certificate for `localhost` (FIPS 186-5 signature)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, HOST_NAME)])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(HOST_NAME)]), critical=False)
-        .sign(key, hashes.SHA256())
-    )  # fmt: skip
-    (directory / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (directory / "key.pem").write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                          serialization.NoEncryption())
-    )  # fmt: skip
-    (directory / "key.pem").chmod(0o600)
-    return directory / "cert.pem"
 
 
 _libc = ctypes.CDLL(None, use_errno=True)

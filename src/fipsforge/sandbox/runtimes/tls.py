@@ -6,10 +6,9 @@ fipsforge's probe program serves HTTPS with the image's own libssl on 127.0.0.1 
 
 from __future__ import annotations
 
-import datetime as dt
-import ipaddress
 from pathlib import Path
 
+from fipsforge.sandbox.certificate import write_certificate
 from fipsforge.sandbox.runtimes.libcrypto import PROBE, probe_binds
 from fipsforge.sandbox.shims import SANDBOX_DIR
 
@@ -21,32 +20,11 @@ BODY = "fipsforge hello"
 
 
 def tls_binds(scratch: Path) -> dict[Path, str]:
-    """A fresh P-256 certificate for 127.0.0.1 and localhost (ECDSA with SHA-256), and the probe program."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
+    """A fresh P-256 certificate for 127.0.0.1 and localhost (one per scratch directory), and the probe program."""
     directory = scratch / "tls"
     if not (directory / "key.pem").is_file():
         directory.mkdir(parents=True, exist_ok=True)
-        key = ec.generate_private_key(ec.SECP256R1())
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-        now = dt.datetime.now(dt.UTC)
-        names = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-        cert = (
-            x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(hours=12))
-            .add_extension(x509.SubjectAlternativeName(names), critical=False)
-            .sign(key, hashes.SHA256())
-        )  # fmt: skip
-        (directory / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        (directory / "key.pem").write_bytes(
-            key.private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-            )
-        )
+        write_certificate(directory)
     return {directory: TLS_DIR, **probe_binds()}
 
 

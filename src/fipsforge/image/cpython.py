@@ -13,23 +13,28 @@ the fallback modules before the cache entry is written.
 
 from __future__ import annotations
 
-import email.utils
 import hashlib
 import json
 import os
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
-from debian.changelog import Changelog
 from pydantic import BaseModel
 
 from fipsforge.apt import AptRoot
 from fipsforge.errors import FipsforgeError
-from fipsforge.fsutil import atomic_dir, cache_root
 from fipsforge.image.build import Overlay
 from fipsforge.image.sbom import Component
+from fipsforge.image.source_build import (
+    LIBDIR,
+    SourceBuild,
+    build_env,
+    cached_build,
+    changelog_epoch,
+    fetch_source,
+    source_digests,
+)
 from fipsforge.stack.build import StackBuild
 
 PACKAGE = "python3.13"
@@ -64,7 +69,6 @@ DROP = [
     "usr/bin/python3.13-config",
     "usr/bin/python3-config",
 ]
-LIBDIR = "usr/lib/x86_64-linux-gnu"
 BUILD_PATH = "/usr/src/fipsforge-cpython"
 
 
@@ -83,26 +87,11 @@ class CPythonBuild(BaseModel):
     manifest: CPythonManifest
 
 
-def _run(command: list[str], cwd: Path, log: Path, env: dict[str, str]) -> None:
-    with log.open("a") as out:
-        done = subprocess.run(command, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, env=env, check=False)
-    if done.returncode != 0:
-        tail = log.read_text(errors="replace").strip().splitlines()[-1:]
-        raise FipsforgeError(
-            f"{command[0]} failed (exit {done.returncode}) building CPython, see {log}: {tail}"
-        )
-
-
 def _cache_key(sources: dict[str, str], stack: StackBuild) -> str:
     recipe = {"recipe": RECIPE_VERSION, "configure": CONFIGURE, "drop": DROP, "sources": sources,
               "hashlib": HASHLIB_REFUSING,
               "stack": stack.manifest.compile_key}  # fmt: skip
     return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:24]
-
-
-def _changelog_epoch(tree: Path) -> int:
-    changelog = Changelog((tree / "debian/changelog").read_text(), max_blocks=1)
-    return int(email.utils.parsedate_to_datetime(changelog.date).timestamp())
 
 
 def fallback_modules_present(python: Path, env: dict[str, str]) -> list[str]:
@@ -118,39 +107,21 @@ def fallback_modules_present(python: Path, env: dict[str, str]) -> list[str]:
 
 def build_cpython(root: AptRoot, stack: StackBuild) -> CPythonBuild:
     """Build (or take from the cache) CPython against `stack`, with no built-in hash fallbacks."""
-    download = cache_root() / "sources" / f"{PACKAGE}_{VERSION}"
-    files = root.download_source(PACKAGE, VERSION, download)
-    sources = {name: hashlib.sha256(path.read_bytes()).hexdigest() for name, path in sorted(files.items())}
-    key = _cache_key(sources, stack)
-    entry = cache_root() / "cpython" / key
-    if not (entry / "manifest.json").is_file():
-        logs = cache_root() / "logs"
-        logs.mkdir(parents=True, exist_ok=True)
-        log = logs / f"cpython-{key}.log"
-        log.write_text("")
-        with atomic_dir(entry) as staging_entry, tempfile.TemporaryDirectory(prefix=".cpython-") as scratch:
-            _build_into(staging_entry, Path(scratch), files, sources, stack, key, log)
+    files = fetch_source(root, PACKAGE, VERSION)
+    key = _cache_key(source_digests(files), stack)
+    entry = cached_build(
+        "cpython", PACKAGE, VERSION, files, key,
+        lambda source, staging_entry, scratch: _build_into(source, staging_entry, scratch, stack, key),
+    )  # fmt: skip
     return CPythonBuild(
         staging=entry / "rootfs",
         manifest=CPythonManifest.model_validate_json((entry / "manifest.json").read_text()),
     )
 
 
-def _build_into(
-    entry: Path,
-    work: Path,
-    files: dict[str, Path],
-    sources: dict[str, str],
-    stack: StackBuild,
-    key: str,
-    log: Path,
-) -> None:
-    dsc = next((path for name, path in files.items() if name.endswith(".dsc")), None)
-    if dsc is None:
-        raise FipsforgeError(f"source package {PACKAGE}={VERSION}: no .dsc downloaded; dpkg-source needs it")
-    tree = work / "src"
-    env = {**os.environ, "LC_ALL": "C"}
-    _run(["dpkg-source", "--no-check", "-x", str(dsc), str(tree)], work, log, env)
+def _build_into(source: SourceBuild, entry: Path, work: Path, stack: StackBuild, key: str) -> None:
+    env = build_env()
+    tree = source.extract(work, env)
     hashlib_py = tree / "Lib/hashlib.py"
     text = hashlib_py.read_text()
     if text.count(HASHLIB_ORIGINAL) != 1:
@@ -160,8 +131,8 @@ def _build_into(
     openssl.mkdir()
     (openssl / "include").symlink_to(stack.staging / "usr/include")
     (openssl / "lib").symlink_to(stack.staging / LIBDIR)
-    epoch = str(_changelog_epoch(tree))
-    build_env = {
+    epoch = str(changelog_epoch(tree))
+    make_env = {
         **env,
         "SOURCE_DATE_EPOCH": epoch,
         # The build's own import checks load the stack's libcrypto, with no config (no FIPS needed here).
@@ -175,51 +146,36 @@ def _build_into(
         f"--with-openssl={openssl}",
         f"CFLAGS=-ffile-prefix-map={work}={BUILD_PATH}",
     ]
-    _run(configure, tree, log, build_env)
-    _run(["make", f"-j{min(os.cpu_count() or 2, 2)}"], tree, log, build_env)
+    source.run(configure, tree, make_env)
+    source.run(["make", f"-j{min(os.cpu_count() or 2, 2)}"], tree, make_env)
     # sysconfig records the build directory (a random temporary path): fix it, so rebuilds are identical.
     for data in tree.glob("build/lib.*/_sysconfigdata_*.py"):
         data.write_text(data.read_text().replace(str(work), BUILD_PATH))
     staging = entry / "rootfs"
-    _run(["make", "install", f"DESTDIR={staging}"], tree, log, build_env)
+    source.run(["make", "install", f"DESTDIR={staging}"], tree, make_env)
     for rel in DROP:
         if (staging / rel).is_file():
             (staging / rel).unlink()
         shutil.rmtree(staging / rel, ignore_errors=True)
-    strip_debug(staging, log, build_env)
+    source.strip_debug(staging, make_env)
     python = staging / "usr/bin/python3.13"
-    present = fallback_modules_present(python, {**build_env, "PYTHONHOME": str(staging / "usr")})
+    present = fallback_modules_present(python, {**make_env, "PYTHONHOME": str(staging / "usr")})
     if present:
         raise FipsforgeError(f"{python}: built-in hash fallbacks still importable: {', '.join(present)}")
     version = subprocess.run(
         [str(python), "-I", "-c", "import platform; print(platform.python_version())"],
-        capture_output=True, text=True, check=True, env={**build_env, "PYTHONHOME": str(staging / "usr")},
+        capture_output=True, text=True, check=True, env={**make_env, "PYTHONHOME": str(staging / "usr")},
     ).stdout.strip()  # fmt: skip
     manifest = CPythonManifest(
         version=version,
         debian_version=VERSION,
         configure=" ".join([*CONFIGURE, "--with-openssl=<fipsforge stack>"]),
-        sources=sources,
+        sources=source.sources,
         absent_modules=list(FALLBACK_MODULES),
         stack_key=stack.manifest.compile_key,
         cache_key=key,
     )
     (entry / "manifest.json").write_text(manifest.model_dump_json(indent=2) + "\n")
-
-
-def _is_elf(path: Path) -> bool:
-    with path.open("rb") as stream:
-        return stream.read(4) == b"\x7fELF"
-
-
-def strip_debug(tree: Path, log: Path, env: dict[str, str]) -> None:
-    """Drop debug sections from every ELF file, as Debian's packaging does (`-g` output is large and
-    carries build paths)."""
-    elves = sorted(
-        str(path) for path in tree.rglob("*") if path.is_file() and not path.is_symlink() and _is_elf(path)
-    )
-    if elves:
-        _run(["strip", "--strip-debug", "--remove-section=.comment", *elves], tree, log, env)
 
 
 # Left out of the image, as Debian's own packaging leaves them out of libpython3.13-stdlib (they are in

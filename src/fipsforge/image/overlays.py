@@ -1,4 +1,4 @@
-"""The trees fipsforge builds itself and lays over the Debian rootfs: the FIPS stack, and CPython."""
+"""The trees fipsforge builds itself and lays over the Debian rootfs: the FIPS stack, CPython, libsodium."""
 
 from __future__ import annotations
 
@@ -57,16 +57,34 @@ def stack_overlay(stack: StackBuild) -> Overlay:
     )
 
 
+def _cpython(root: AptRoot, stack: StackBuild) -> Overlay:
+    from fipsforge.image.cpython import build_cpython, cpython_overlay
+
+    return cpython_overlay(build_cpython(root, stack))
+
+
+def _libsodium(root: AptRoot, stack: StackBuild) -> Overlay:
+    from fipsforge.image.libsodium import build_libsodium, libsodium_overlay
+
+    return libsodium_overlay(build_libsodium(root, stack))
+
+
+# Spec field → what it builds against the stack (each module imported only when a spec asks for it).
+SOURCE_BUILDS: dict[str, Callable[[AptRoot, StackBuild], Overlay]] = {
+    "cpython": _cpython,
+    "libsodium": _libsodium,
+}
+
+
 def spec_overlays(spec: ImageSpec, root: AptRoot, say: Callable[[str], None]) -> list[Overlay]:
-    """Build (or take from the cache) what `spec` asks for: the stack, then CPython against it."""
+    """Build (or take from the cache) what `spec` asks for: the stack, then the source builds against it."""
     if not spec.fips_stack:
         return []
     say("FIPS stack")
     stack = build_stack()
     overlays = [stack_overlay(stack)]
-    if spec.cpython:
-        from fipsforge.image.cpython import build_cpython, cpython_overlay
-
-        say("CPython")
-        overlays.append(cpython_overlay(build_cpython(root, stack)))
+    for field, build in SOURCE_BUILDS.items():
+        if getattr(spec, field):
+            say(field)
+            overlays.append(build(root, stack))
     return overlays

@@ -67,6 +67,7 @@ class ImageSpec(BaseModel):
     trim: bool = True
     fips_stack: bool = True
     cpython: bool = False
+    libsodium: bool = False
     entrypoint: list[str] = Field(default_factory=list)
     cmd: list[str] = Field(default_factory=list)
     user: UserSpec = Field(default_factory=UserSpec)
@@ -86,8 +87,9 @@ class ImageSpec(BaseModel):
         for index, package in enumerate(self.exclude):
             if not _valid_package(package):
                 raise FipsforgeError(f"exclude.{index}: not a Debian package name: {package!r}")
-        if self.cpython and not self.fips_stack:
-            raise FipsforgeError("cpython: the CPython build needs fips_stack: true")
+        for build in ("cpython", "libsodium"):
+            if getattr(self, build) and not self.fips_stack:
+                raise FipsforgeError(f"{build}: fipsforge's {build} build needs fips_stack: true")
         for target in self.files:
             if not target.startswith("/") or ".." in Path(target).parts or target.rstrip("/") == "":
                 raise FipsforgeError(f"files.{target}: the image path must be absolute, without '..'")

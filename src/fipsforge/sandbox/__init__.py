@@ -73,27 +73,36 @@ class RandomnessCall(BaseModel):
             purpose, relevant = FIPS_PROVIDER_SEEDING, True
         elif any("libcrypto" in frame or "libssl" in frame for frame in self.frames):
             purpose, relevant = "OpenSSL libcrypto seeding", True
+        elif (runtime := _runtime_purpose(self.frames)) is not None:
+            purpose, relevant = runtime, False
         elif any("python" in frame for frame in self.frames):
-            purpose, relevant = _cpython_purpose(self.frames), False
+            purpose, relevant = "CPython runtime (hash seed, os.urandom)", False
         else:
             purpose, relevant = "unknown", True
         self.purpose, self.crypto_relevant = purpose, relevant
         return self
 
 
-CPYTHON_PURPOSES = (
+# A runtime's own requests for kernel randomness that feed no cryptography, by a symbol in their frames.
+RUNTIME_PURPOSES = (
     (("_mi_prim_random_buf", "mi_random_init"), "CPython mimalloc heap-randomisation key"),
     (("_Py_HashRandomization_Init",), "CPython hash-randomisation seed"),
     (("os_urandom", "_PyEval_EvalFrame"), "CPython os.urandom (kernel randomness outside the FIPS boundary)"),
+    # PHP 8.4's memory manager keys its free-list pointer shadows (heap hardening, not crypto); refused, it
+    # falls back to a seed of its own (php_random_generate_fallback_seed).
+    (
+        ("php_random_bytes_insecure_for_zend",),
+        "PHP memory-manager heap key (php_random_bytes_insecure_for_zend)",
+    ),
 )
 
 
-def _cpython_purpose(frames: list[str]) -> str:
-    """Which CPython path asked, by the symbols in its frames (a stripped interpreter gives no answer)."""
-    for symbols, purpose in CPYTHON_PURPOSES:
+def _runtime_purpose(frames: list[str]) -> str | None:
+    """Which known non-cryptographic runtime path asked, by the symbols in its frames (None if none)."""
+    for symbols, purpose in RUNTIME_PURPOSES:
         if any(symbol in frame for frame in frames for symbol in symbols):
             return purpose
-    return "CPython runtime (hash seed, os.urandom)"
+    return None
 
 
 class SandboxResult(BaseModel):

@@ -308,11 +308,15 @@ def _independence(runner: _Runner) -> None:
 
 
 def _kernel_paths(runner: _Runner) -> list[KernelPath]:
+    """Every kernel-path probe that ran (Python's, a runtime module's), with how it did in each mode."""
     paths = []
-    for probe_id, (name, _code) in KERNEL_PATH_CODE.items():
-        normal = runner.results.get((probe_id, EntropyMode.NORMAL))
-        cut = runner.results.get((probe_id, EntropyMode.KERNEL_CUT_OFF))
-        if normal is not None and cut is not None:
+    for case in runner.cases:
+        if case.group != KERNEL_PATHS or case.mode is not EntropyMode.NORMAL:
+            continue
+        normal = runner.results[(case.id, EntropyMode.NORMAL)]
+        cut = runner.results.get((case.id, EntropyMode.KERNEL_CUT_OFF))
+        if cut is not None:
+            name = KERNEL_PATH_CODE[case.id][0] if case.id in KERNEL_PATH_CODE else case.description
             works_cut = cut.detail.startswith("exit 0")
             paths.append(
                 KernelPath(name=name, works_normal=normal.passed, works_cut_off=works_cut, detail=cut.detail)

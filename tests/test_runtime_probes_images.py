@@ -179,51 +179,59 @@ def test_php_without_the_hardened_ini_names_its_non_validated_functions(
     print_table(report)
     table = capsys.readouterr().out
     assert "non-validated paths" in table and all(function in table for function in PHP_NON_VALIDATED)
-    # ext/openssl is the validated path and works (kernel present)
+    # ext/openssl is the validated path and works, with the kernel's entropy present and cut off
     ok = {(case.id, case.mode) for case in report.cases if case.status is Status.PASSED}
-    assert {
-        ("php-openssl-digest", NORMAL),
-        ("php-openssl-md5-refused", NORMAL),
-        ("php-tls-stream", NORMAL),
-    } <= ok
+    through_openssl = (
+        "php-openssl-digest",
+        "php-openssl-random",
+        "php-openssl-md5-refused",
+        "php-tls-stream",
+    )
+    assert {(probe_id, mode) for probe_id in through_openssl for mode in EntropyMode} <= ok
 
 
-def test_php_hardened_ini_refuses_them_and_php_needs_the_kernel_to_start(
+def test_php_hardened_ini_refuses_them_in_both_modes_and_debian_libsodium_is_the_control(
     php_image: BuiltImage, tmp_path: Path
 ) -> None:
-    """With the shipped php.ini every PHP-internal primitive is undefined and ext/openssl works. With the
-    kernel's entropy cut off PHP does not start at all: libsodium (compiled into Debian's PHP) aborts in
-    sodium_init() when neither getrandom nor /dev/urandom answers."""
+    """With the shipped php.ini every PHP-internal primitive is undefined and ext/openssl works, with the
+    kernel's entropy present and cut off: PHP's start-up sodium_init() draws from the FIPS DRBG through
+    fipsforge's libsodium. Control: Debian's own libsodium23 mounted over it, PHP aborts in sodium_init()
+    (exit 134) in the cut-off mode, its kernel requests denied, and still works with the kernel."""
     image = unpack_image(str(php_image.layout), tmp_path / "unpacked")
     results = _runtime_results(image, php, tmp_path)
-    failed_normal = [
-        probe_id for (probe_id, mode), result in results.items() if mode is NORMAL and not result.passed
-    ]
-    assert not failed_normal
-    for (probe_id, mode), result in results.items():
+    assert not [(key, result.detail) for key, result in results.items() if not result.passed]
+    library = (image.rootfs / "usr/lib/x86_64-linux-gnu/libsodium.so.23").resolve()
+    debs = apt_root().download(["libsodium23"], tmp_path / "debs")
+    subprocess.run(["dpkg-deb", "-x", str(debs[0]), str(tmp_path / "debian")], check=True)
+    debian = tmp_path / "debian/usr/lib/x86_64-linux-gnu" / library.name
+    control = _runtime_results(image, php, tmp_path, {debian: f"/usr/lib/x86_64-linux-gnu/{library.name}"})
+    for (probe_id, mode), result in control.items():
         if mode is CUT:
             assert not result.passed and result.detail.startswith("exit 134"), (probe_id, result.detail)
+        else:
+            assert result.passed, (probe_id, result.detail)
     sodium = [
-        call for call in results[("php-openssl-digest", CUT)].randomness_calls
+        call for call in control[("php-openssl-digest", CUT)].randomness_calls
         if any("sodium_init" in frame for frame in call.frames)
     ]  # fmt: skip
     assert sodium and all(call.denied for call in sodium)
 
 
-def test_node_https_on_loopback_needs_the_kernel_and_its_control(
+def test_node_https_on_loopback_in_both_modes_dns_needs_the_kernel_and_its_control(
     node_image: BuiltImage, tmp_path: Path
 ) -> None:
-    """Node's HTTPS server and client negotiate AES-GCM; ChaCha20-only and X25519-only clients are refused.
-    With the kernel's entropy cut off node's networking does not start: loading `dns` initialises c-ares,
-    which calls glibc's arc4random, and glibc aborts when getrandom fails. Control: without `nodejs_conf`
-    node runs on OpenSSL's default provider and both restricted clients connect."""
+    """Node's HTTPS server and client negotiate AES-GCM; ChaCha20-only and X25519-only clients are refused,
+    with the kernel's entropy present and cut off. Loading `dns` starts c-ares, which calls glibc's
+    arc4random, and glibc aborts when getrandom fails: that kernel path works only with the kernel. Control:
+    without `nodejs_conf` node runs on OpenSSL's default provider and both restricted clients connect."""
     image = unpack_image(str(node_image.layout), tmp_path / "unpacked")
     results = _runtime_results(image, node_tls, tmp_path)
     for (probe_id, mode), result in results.items():
-        if mode is NORMAL:
-            assert result.passed, (probe_id, result.detail)
-        else:
-            assert result.detail == "exit 134: Fatal glibc error: cannot get entropy for arc4random", probe_id
+        if probe_id != "node-kernel-dns" or mode is NORMAL:
+            assert result.passed, (probe_id, mode, result.detail)
+    dns = results[("node-kernel-dns", CUT)]
+    assert dns.detail == "exit 134: Fatal glibc error: cannot get entropy for arc4random"
+    assert dns.randomness_calls and all(call.denied for call in dns.randomness_calls if call.crypto_relevant)
     assert "refused: " in results[("node-https-x25519-refused", NORMAL)].detail
     config = image.rootfs / "usr/lib/ssl/openssl.cnf"
     without = tmp_path / "openssl-without-nodejs_conf.cnf"

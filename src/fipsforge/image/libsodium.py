@@ -45,7 +45,7 @@ PACKAGE = "libsodium"
 VERSION = "1.0.18-1+deb13u1"
 BINARY_PACKAGE = "libsodium23"
 """The Debian binary package whose library this build replaces."""
-RECIPE_VERSION = 1
+RECIPE_VERSION = 2
 IMPLEMENTATION_NAME = "fipsforge-openssl-fips-drbg"
 RANDOMBYTES_C = "src/libsodium/randombytes/randombytes.c"
 DEFAULT_ORIGINAL = "#  define RANDOMBYTES_DEFAULT_IMPLEMENTATION &randombytes_sysrandom_implementation;\n"
@@ -144,12 +144,14 @@ def _build_into(source: SourceBuild, entry: Path, work: Path, stack: StackBuild,
     randombytes.write_text(text.replace(DEFAULT_ORIGINAL, FIPS_DRBG_IMPLEMENTATION))
     make_env = {**env, "SOURCE_DATE_EPOCH": str(changelog_epoch(tree))}
     libdir = stack.staging / LIBDIR
+    # Debian's hardening flags, as its own package is built; the prefix map goes last so that debug info
+    # (stripped later) never carries the temporary path: the build ID is hashed over it.
+    flags = {name: source.build_flag(name, tree, make_env) for name in ("CFLAGS", "CPPFLAGS", "LDFLAGS")}
     configure = [
         "./configure", *CONFIGURE,
-        f"CPPFLAGS=-I{stack.staging / 'usr/include'}",
-        # Debug info (stripped later) must not carry the temporary path: the build ID is hashed over it.
-        f"CFLAGS=-O2 -ffile-prefix-map={work}={BUILD_PATH}",
-        f"LDFLAGS=-L{libdir}", "LIBS=-lcrypto",
+        f"CPPFLAGS={flags['CPPFLAGS']} -I{stack.staging / 'usr/include'}",
+        f"CFLAGS={flags['CFLAGS']} -ffile-prefix-map={work}={BUILD_PATH}",
+        f"LDFLAGS={flags['LDFLAGS']} -L{libdir}", "LIBS=-lcrypto",
     ]  # fmt: skip
     # Debian's orig tarball is the git tree, without a configure script (its packaging runs dh_autoreconf).
     source.run(["autoreconf", "-fi"], tree, make_env)

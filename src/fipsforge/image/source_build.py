@@ -60,6 +60,14 @@ class SourceBuild:
         self.run(["dpkg-source", "--no-check", "-x", str(dsc), str(tree)], work, env)
         return tree
 
+    def build_flag(self, name: str, tree: Path, env: dict[str, str]) -> str:
+        """Debian's default build flags (`dpkg-buildflags`, hardening included) for this host."""
+        done = subprocess.run(["dpkg-buildflags", "--get", name], cwd=tree, capture_output=True, text=True,
+                              env=env, check=False)  # fmt: skip
+        if done.returncode != 0:
+            raise FipsforgeError(f"dpkg-buildflags --get {name}: {done.stderr.strip() or 'failed'}")
+        return done.stdout.strip()
+
     def strip_debug(self, tree: Path, env: dict[str, str]) -> None:
         """Drop debug sections from every ELF file, as Debian's packaging does (`-g` output is large and
         carries build paths)."""

@@ -142,6 +142,17 @@ def test_unknown_package_is_named(tmp_path: Path) -> None:
     assert not (tmp_path / "bad").exists()
 
 
+def test_source_build_nothing_needs_is_named(tmp_path: Path) -> None:
+    """`libsodium: true` in a spec none of whose packages pulls in libsodium23 would lay an unused library
+    into the image: a one-line error before anything is built or written."""
+    text = SMALL.replace("fips_stack: false", "fips_stack: true\nlibsodium: true")
+    with pytest.raises(
+        FipsforgeError, match=r"^libsodium: true, but no package of the image needs libsodium23$"
+    ):
+        _build(tmp_path, text, "bad")
+    assert not (tmp_path / "bad").exists()
+
+
 def test_unreachable_apt_source_names_the_sources_file(tmp_path: Path) -> None:
     sources = tmp_path / "sources.list"
     mirrors = DebianMirrors(archive="http://127.0.0.1:9/debian", found_in=sources)

@@ -34,6 +34,10 @@ def test_builtin_specs_parse() -> None:
         ("name: test/x\npackages: [Bad_Name]\n", "spec.yaml: packages.0: not a Debian package name"),
         ("name: [unclosed\n", "spec.yaml: not valid YAML (line"),
         ("- a list\n", "spec.yaml: the spec must be a YAML mapping"),
+        (
+            "name: test/x\npackages: [libc6]\nfips_stack: false\nlibsodium: true\n",
+            "spec.yaml: libsodium: fipsforge's libsodium build needs fips_stack: true",
+        ),
     ],
 )
 def test_malformed_spec_is_one_line_naming_the_field(text: str, message: str) -> None:

@@ -179,3 +179,20 @@ def test_failure_reason_names_cpythons_fatal_error_not_its_state_dump() -> None:
     )
     assert failure_reason(stderr + openssl) == "ossl_prov_is_running: fips module in error state"
     assert failure_reason("one\ntwo\n") == "two"
+
+
+def _php_call(*frames: str) -> RandomnessCall:
+    return RandomnessCall(pid=1, syscall="getrandom", detail="", result="-1 ENOSYS", denied=True,
+                          frames=["/usr/lib/x86_64-linux-gnu/libc.so.6(syscall+0x19)", *frames],
+                          library="/usr/bin/php8.4").classify()  # fmt: skip
+
+
+def test_php_heap_key_is_not_crypto_but_php_random_bytes_is() -> None:
+    """PHP's memory-manager key (frames through php_random_bytes_insecure_for_zend) is heap hardening; the
+    same php_random_bytes reached from random_bytes() feeds the script's own crypto and stays relevant."""
+    heap = _php_call("/usr/bin/php8.4(php_random_bytes_ex+0x65)",
+                     "/usr/bin/php8.4(php_random_bytes_insecure_for_zend+0x16a)",
+                     "/usr/bin/php8.4(start_memory_manager+0x71)")  # fmt: skip
+    assert not heap.crypto_relevant and "heap key" in heap.purpose
+    script = _php_call("/usr/bin/php8.4(php_random_bytes_ex+0x65)", "/usr/bin/php8.4(zif_random_bytes+0x40)")
+    assert script.crypto_relevant and script.purpose == "unknown"

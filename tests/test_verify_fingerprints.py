@@ -1,29 +1,38 @@
 """Each fingerprint against a real implementation from Debian (extracted .debs), each with a negative control.
 
 The reference files are compiled C libraries (nettle, libgcrypt, libtomcrypt, libsodium, libxcrypt, zlib,
-e2fsprogs) and pure-language code (pyaes, hash.js): the values the fingerprints generate from the
-standards must be the ones real code carries, in the layout it carries them.
+e2fsprogs, OpenSSL's libcrypto, libargon2), a Go program (mkcert: Go's crypto/des) and pure-language
+code (pyaes, hash.js, des.js, passlib, and blakejs from npm): the values the fingerprints generate from
+the standards must be the ones real code carries, in the layout it carries them.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import math
 import re
+import subprocess
+import tarfile
+import tempfile
 from pathlib import Path
 
 import pytest
 
+from fipsforge.fsutil import atomic_dir
 from fipsforge.oci.tree import VirtualTree
-from fipsforge.verify.fingerprints import aes, all_fingerprints, blowfish, curves
+from fipsforge.verify.elfscan import scan_elf
+from fipsforge.verify.fingerprints import aes, all_fingerprints, blowfish, curves, des, whirlpool
 from fipsforge.verify.fingerprints.layouts import Fingerprint
-from fipsforge.verify.fingerprints.scan import Matcher
-from fipsforge.verify.implementations import scan_tree
-from oci_fixtures import Entry, debian_rootfs, layer
+from fipsforge.verify.fingerprints.scan import SYMBOL_ONLY, Matcher
+from fipsforge.verify.implementations import Boundary, classify, scan_tree
+from oci_fixtures import Entry, corpus_root, debian_rootfs, layer
 
 LIB = "usr/lib/x86_64-linux-gnu/"
 PACKAGES = ["libnettle8t64", "libhogweed6t64", "libgcrypt20", "libtomcrypt1", "libsodium23", "libcrypt1", "zlib1g",
-            "libext2fs2t64", "python3-pyaes", "node-hash.js"]  # fmt: skip
+            "libext2fs2t64", "python3-pyaes", "node-hash.js", "libssl3t64", "libargon2-1", "mkcert", "node-des.js",
+            "python3-passlib"]  # fmt: skip
+NPM = ("blakejs", "1.2.1")  # pure-JavaScript BLAKE2b and BLAKE2s
 # fingerprint → (file in the extracted packages, layout real code uses there)
 REFERENCES = {
     "aes-sbox": (LIB + "libnettle.so.8.10", "u8"),
@@ -48,6 +57,12 @@ REFERENCES = {
     "camellia-sigma": (LIB + "libgcrypt.so.20.5.0", "u32-le-constants"),
     "sm3-constants": (LIB + "libgcrypt.so.20.5.0", "u32-le-constants"),
     "sm4-ck": (LIB + "libnettle.so.8.10", "u32-le"),
+    "des-sbox": ("usr/bin/mkcert", "u8"),  # Go's crypto/des, which crypto/x509 imports
+    "des-sp": (LIB + "libtomcrypt.so.1.0.1", "u32-le"),
+    "des-sptrans": (LIB + "libcrypto.so.3", "u32-le"),
+    "whirlpool-c0": (LIB + "libgcrypt.so.20.5.0", "u64-le"),
+    "blake2b-sigma": (LIB + "libargon2.so.1", "u32-le"),
+    "md4-rounds": (LIB + "libcrypt.so.1.1.0", "u32-le-constants"),  # the NT hash
     "crc32-table": (LIB + "libz.so.1.3.1", "u32-le"),
     "crc32c-table": (LIB + "libext2fs.so.2.4", "u32-le"),
     "siphash-init": (LIB + "libsodium.so.23.3.0", "u64-le-constants"),
@@ -59,15 +74,49 @@ SCRIPT_REFERENCES = {
     "sha512-k": "usr/share/nodejs/hash.js/lib/hash/sha/512.js",  # 64-bit words as 32-bit halves
     "sha1-constants": "usr/share/nodejs/hash.js/lib/hash/sha/1.js",
     "ripemd160-k": "usr/share/nodejs/hash.js/lib/hash/ripemd.js",
+    "des-sbox-by-input": "usr/share/nodejs/des.js/lib/des/utils.js",
+    "md4-rounds": "usr/lib/python3/dist-packages/passlib/crypto/_md4.py",
+    "blake2b-sigma": "npm/blakejs/blake2b.js",  # the IV as 32-bit halves
+    "blake2s-sigma": "npm/blakejs/blake2s.js",
+}
+# Fingerprints of the weaker kind: exact function names (a file → fingerprints its symbols show).
+SYMBOL_REFERENCES = {"rc4-symbols": LIB + "libnettle.so.8.10"}
+# Where the layout real code uses differs between implementations, a second one.
+MORE_REFERENCES = {
+    "des-sp": (LIB + "libgcrypt.so.20.5.0", "u32-le"),
+    "whirlpool-c0": (LIB + "libcrypto.so.3", "u64-be-doubled"),  # OpenSSL's assembly, rows twice
+    "md4-rounds": (LIB + "libgcrypt.so.20.5.0", "u32-le-constants"),  # beside its SHA-1 and RIPEMD-160
 }
 # SHA-512's K words begin with SHA-256's: erasing SHA-256's erases SHA-512's too.
-SHARES_BYTES = {"sha256-k": {"sha512-k"}}
+# MD4's two constants are SHA-1's first two.
+SHARES_BYTES = {"sha256-k": {"sha512-k"}, "md4-rounds": {"sha1-constants"}, "sha1-constants": {"md4-rounds"}}
 FINGERPRINTS = {f.id: f for f in all_fingerprints()}
+
+
+def npm_package(name: str, version: str) -> Path:
+    """An npm package's files (`npm pack`, unpacked; cached)."""
+    target = corpus_root() / "npm" / f"{name}-{version}"
+    if target.is_dir():
+        return target
+    with tempfile.TemporaryDirectory() as work, atomic_dir(target) as staging:
+        subprocess.run(
+            ["npm", "pack", "--silent", f"{name}@{version}"], cwd=work, check=True, capture_output=True
+        )
+        with tarfile.open(next(Path(work).glob("*.tgz"))) as archive:
+            archive.extractall(staging, filter="data")
+    return target
 
 
 @pytest.fixture(scope="module")
 def references() -> Path:
-    return debian_rootfs("verify-fingerprints", PACKAGES)
+    """The packages, extracted into a tree keyed by their names (a new package list is a new tree)."""
+    key = hashlib.sha256(" ".join(PACKAGES).encode()).hexdigest()[:12]
+    root = debian_rootfs(f"verify-fingerprints-{key}", PACKAGES)
+    npm = root / "npm" / NPM[0]
+    if not npm.exists():
+        npm.parent.mkdir(exist_ok=True)
+        npm.symlink_to(npm_package(*NPM) / "package")
+    return root
 
 
 @pytest.fixture(scope="module")
@@ -85,12 +134,19 @@ def _erase(data: bytes, fingerprint: Fingerprint) -> bytes:
 
 
 def test_every_fingerprint_has_a_reference_implementation() -> None:
-    assert set(FINGERPRINTS) == set(REFERENCES)
+    assert set(FINGERPRINTS) == set(REFERENCES) | set(SCRIPT_REFERENCES) | set(SYMBOL_REFERENCES)
+    assert {f.id for f in FINGERPRINTS.values() if f.symbol_only} == set(SYMBOL_REFERENCES)
 
 
-@pytest.mark.parametrize("fingerprint_id", sorted(REFERENCES))
-def test_detected_in_a_real_implementation(fingerprint_id: str, references: Path, matcher: Matcher) -> None:
-    path, layout = REFERENCES[fingerprint_id]
+@pytest.mark.parametrize(
+    ("fingerprint_id", "reference"),
+    [(f, REFERENCES[f]) for f in sorted(REFERENCES)]
+    + [(f, MORE_REFERENCES[f]) for f in sorted(MORE_REFERENCES)],
+)
+def test_detected_in_a_real_implementation(
+    fingerprint_id: str, reference: tuple[str, str], references: Path, matcher: Matcher
+) -> None:
+    path, layout = reference
     data = (references / path).read_bytes()
     hits = {m.fingerprint.id: m for m in matcher.scan(data)}
     assert fingerprint_id in hits, f"{fingerprint_id} not found in {path}"
@@ -101,12 +157,19 @@ def test_detected_in_a_real_implementation(fingerprint_id: str, references: Path
     assert erased == set(hits) - {fingerprint_id} - SHARES_BYTES.get(fingerprint_id, set())
 
 
+def _off_by_one(literal: re.Match[bytes]) -> bytes:
+    text = literal.group(1)
+    if text[:2] in (b"0x", b"0X"):
+        return hex(int(text, 16) + 1).encode()
+    return str(int(text) + 1).encode()
+
+
 @pytest.mark.parametrize("fingerprint_id", sorted(SCRIPT_REFERENCES))
 def test_detected_in_pure_language_code(fingerprint_id: str, references: Path, matcher: Matcher) -> None:
     text = (references / SCRIPT_REFERENCES[fingerprint_id]).read_bytes()
     assert fingerprint_id in {m.fingerprint.id for m in matcher.scan_script(text)}
-    # negative control: the same source with every hexadecimal literal off by one carries no table
-    shifted = re.sub(rb"0x([0-9a-fA-F]+)", lambda m: hex(int(m.group(1), 16) + 1).encode(), text)
+    # negative control: the same source with every integer literal off by one carries no table
+    shifted = re.sub(rb"(?<![\w.])(0[xX][0-9a-fA-F]+|[0-9]+)(?![\w.])", _off_by_one, text)
     assert fingerprint_id not in {m.fingerprint.id for m in matcher.scan_script(shifted)}
     assert not matcher.scan_script(
         b"x = [" + b", ".join(str(i * 7919 % 65521).encode() for i in range(400)) + b"]"
@@ -173,3 +236,80 @@ def test_generated_tables_match_their_definitions() -> None:
         assert not curves.on_curve("P-256")  # a typo in a parameter puts G off the curve
     finally:
         curves.NIST["P-256"] = (p, b, x, y)
+
+
+def test_md4_is_not_sha1_or_ripemd(references: Path, matcher: Matcher) -> None:
+    """SHA-1 and RIPEMD-160 carry MD4's two constants too; code with them and no MD4 is not MD4."""
+    go = {m.fingerprint.id for m in matcher.scan((references / "usr/bin/mkcert").read_bytes())}
+    assert "sha1-constants" in go and "md4-rounds" not in go  # Go's crypto/sha1, no MD4 in the std library
+    sha1 = (references / SCRIPT_REFERENCES["sha1-constants"]).read_bytes()
+    ripemd = (references / SCRIPT_REFERENCES["ripemd160-k"]).read_bytes()
+    assert "md4-rounds" not in {m.fingerprint.id for m in matcher.scan_script(sha1 + ripemd)}
+    # MD4's rounds with one SHA-1 round 3 constant put just after them are no longer MD4
+    k2, k3, sha1_k3 = (v.to_bytes(4, "little") for v in (0x5A827999, 0x6ED9EBA1, 0x8F1BBCDC))
+    code = bytes(64) + (k2 + bytes(26)) * 16 + (k3 + bytes(26)) * 16
+    assert "md4-rounds" in {m.fingerprint.id for m in matcher.scan(code + bytes(4096))}
+    assert "md4-rounds" not in {m.fingerprint.id for m in matcher.scan(code + bytes(1200) + sha1_k3)}
+
+
+def test_blake2s_is_not_blake2b(references: Path, matcher: Matcher) -> None:
+    """BLAKE2s' IV is the high halves of BLAKE2b's, its SIGMA rows the first ten of BLAKE2b's."""
+    argon2 = {
+        m.fingerprint.id for m in matcher.scan((references / REFERENCES["blake2b-sigma"][0]).read_bytes())
+    }
+    assert "blake2b-sigma" in argon2 and "blake2s-sigma" not in argon2
+    b2b = {
+        m.fingerprint.id
+        for m in matcher.scan_script((references / SCRIPT_REFERENCES["blake2b-sigma"]).read_bytes())
+    }
+    assert b2b == {"blake2b-sigma"}
+    # negative control: SIGMA with no IV near is neither (BLAKE's, or a table alone)
+    table = bytes(v for row in range(10) for v in (list(range(16)) if row == 0 else [0] * 16))
+    assert not {"blake2b-sigma", "blake2s-sigma"} & {m.fingerprint.id for m in matcher.scan(table)}
+    sigma_only = (references / REFERENCES["blake2b-sigma"][0]).read_bytes()
+    for word in FINGERPRINTS["blake2b-sigma"].layouts[1].near:
+        sigma_only = sigma_only.replace(word, bytes(len(word)))
+    assert "blake2b-sigma" not in {m.fingerprint.id for m in matcher.scan(sigma_only)}
+
+
+def test_symbol_only_evidence(references: Path, matcher: Matcher) -> None:
+    """RC4 has no constants: nettle's exported arcfour functions name it, reported as `symbol-only`."""
+    path = SYMBOL_REFERENCES["rc4-symbols"]
+    data = (references / path).read_bytes()
+    tree = VirtualTree()
+    tree.add_layer(io.BytesIO(layer([Entry(path, data=data)])), "l0")
+    found = scan_tree(tree, {path: scan_elf(data)}, matcher)
+    [implementation], _hits = classify(found, {path: scan_elf(data)}, Boundary())
+    [rc4] = [a for a in implementation.algorithms if a.algorithm == "RC4"]
+    [evidence] = rc4.evidence
+    assert evidence.layout == SYMBOL_ONLY and evidence.offset is None
+    assert "nettle_arcfour_set_key" in evidence.symbols
+    # the constants found in the same file keep their offsets
+    assert all(
+        e.offset is not None for a in implementation.algorithms if a.algorithm != "RC4" for e in a.evidence
+    )
+    # negative control: a library without RC4 (libsodium) defines none of the names
+    sodium = (references / LIB / "libsodium.so.23.3.0").read_bytes()
+    assert not matcher.scan_symbols(scan_elf(sodium).defined)
+    assert "rc4-symbols" not in {m.fingerprint.id for m in matcher.scan(data)}  # never from bytes
+
+
+def test_derived_tables_match_their_definitions() -> None:
+    """DES: each S-box row a permutation of 0..15, SP = P∘S so each SP table sets only its 4 bits;
+    Whirlpool: the S-box a permutation and E the powers of its generator."""
+    boxes = des.printed()
+    assert all(sorted(boxes[i : i + 16]) == list(range(16)) for i in range(0, 512, 16))
+    for table in (des.outerbridge_sp(), des.openssl_sptrans()):
+        for box in range(8):
+            words = table[64 * box : 64 * box + 64]
+            assert bin(_or(words)).count("1") == 4 and len(set(words)) == 16
+    assert sorted(des.openssl_bit_positions().values()) == list(range(32))
+    assert sorted(whirlpool.sbox()) == list(range(256))
+    assert sorted(whirlpool.mini_e()[:15]) == list(range(1, 16))
+
+
+def _or(values: list[int]) -> int:
+    total = 0
+    for value in values:
+        total |= value
+    return total

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from fipsforge.oci.tree import Severity, VirtualTree
 from fipsforge.verify.elfscan import ELF_MAGIC, ElfFacts
-from fipsforge.verify.fingerprints.scan import Match, Matcher
+from fipsforge.verify.fingerprints.scan import SYMBOL_ONLY, Match, Matcher
 from fipsforge.verify.model import (
     CryptoEvidence,
     CryptoImplementation,
@@ -151,6 +151,8 @@ def scan_tree(tree: VirtualTree, elves: dict[str, ElfFacts], matcher: Matcher) -
         for member, blob, script in _members(path, data):
             for match in matcher.scan_script(blob) if script else matcher.scan(blob):
                 hits.append((member, match))
+        if path in elves:  # algorithms without constants: their function names, the weaker evidence
+            hits += [(None, match) for match in matcher.scan_symbols(elves[path].defined)]
         if hits:
             found[path] = hits
     return found
@@ -184,7 +186,8 @@ def _algorithm(path: str, algorithm: str, evidence: list[tuple[str | None, Match
         found = sorted(
             {s for n in names for s in re.findall(rf"^.*{re.escape(n)}.*$", symbols, re.MULTILINE)}
         )
-        records.append(CryptoEvidence(fingerprint=match.fingerprint.id, layout=match.layout, offset=match.offset,
+        offset = None if match.layout == SYMBOL_ONLY else match.offset
+        records.append(CryptoEvidence(fingerprint=match.fingerprint.id, layout=match.layout, offset=offset,
                                       member=member, found=match.found, of=match.pieces,
                                       source=match.fingerprint.source, symbols=found[:5]))  # fmt: skip
     inside, severity, reach = _place(path, algorithm, facts, boundary)

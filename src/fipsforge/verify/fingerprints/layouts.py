@@ -38,6 +38,13 @@ class Layout:
     stride: int  # bytes between consecutive pieces of a table (0: scattered constants)
     literal: bool = False  # matched against the script literal stream, not raw bytes
     span: int = 0  # if set, the required pieces must all lie within this many bytes
+    near: tuple[bytes, ...] = ()
+    """Pieces that must also lie within `reach` bytes of the found ones (an IV beside its table)."""
+    near_required: int = 0
+    away: tuple[bytes, ...] = ()
+    """Pieces that must not occur within `reach` bytes of the found ones: what a related algorithm
+    sharing these constants adds (SHA-1's third round constant beside MD4's two)."""
+    reach: int = 0
 
 
 @dataclass(frozen=True)
@@ -51,6 +58,8 @@ class Fingerprint:
     security: bool = True
     """False for the explicit non-security list (CRC tables, hash-table seeds): inventoried, never a finding."""
     notes: str = ""
+    symbol_only: bool = False
+    """No constants to find: only the exact function names in `symbols` (a weaker kind of evidence)."""
     shadowed_by: str = ""
     """A fingerprint whose matches contain this one's pieces (SHA-512's K words begin with SHA-256's):
     pieces found only inside that one's matches do not count."""
@@ -91,6 +100,11 @@ def table(values: Sequence[int], width: int, *, halves: bool = False) -> tuple[L
         literal_values = _halves(values)
     layouts.append(_literal_layout(literal_values))
     return tuple(layouts)
+
+
+def raw_table(name: str, data: bytes) -> Layout:
+    """A table in a layout `table` does not generate (rows repeated, interleaved): its bytes as stored."""
+    return _table_layout(name, data, WINDOW)
 
 
 def _literal_layout(values: Sequence[int]) -> Layout:

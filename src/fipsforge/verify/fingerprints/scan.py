@@ -20,6 +20,7 @@ from fipsforge.verify.fingerprints.layouts import LITERAL_WIDTH, Fingerprint, La
 
 _LITERAL = re.compile(rb"(?<![\w.])(?:0[xX]([0-9a-fA-F]{1,16})|([0-9]{1,20}))(?![\w.])")
 _WORD = (1 << 64) - 1
+SYMBOL_ONLY = "symbol-only"
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,10 @@ class _Automaton:
             for l_index, layout in enumerate(fingerprint.layouts):
                 if layout.literal != literal:
                     continue
-                for p_index, piece in enumerate(layout.pieces):
+                # pieces 0..n-1, then the `near` pieces n.., and the `away` pieces as -1, -2, ...
+                indexed = [*enumerate((*layout.pieces, *layout.near))]
+                indexed += [(-1 - k, piece) for k, piece in enumerate(layout.away)]
+                for p_index, piece in indexed:
                     if piece:
                         refs[piece].append(_Ref(f_index, l_index, p_index))
         self.patterns = list(refs)
@@ -96,7 +100,7 @@ class _Automaton:
         for (f_index, l_index), located in found.items():
             fingerprint = self.fingerprints[f_index]
             layout = fingerprint.layouts[l_index]
-            pieces = _within_span(located, layout)
+            pieces = _found_pieces(located, layout)
             if len(pieces) < layout.required:
                 continue
             match = Match(fingerprint, layout.name, _offset(layout, pieces), len(pieces), _countable(layout))
@@ -106,12 +110,29 @@ class _Automaton:
         return [hits[i] for i in sorted(hits)]
 
 
-def _within_span(located: list[tuple[int, int]], layout: Layout) -> dict[int, int]:
-    """piece → first start; with a span, only the pieces of the best window of that many bytes."""
+def _found_pieces(located: list[tuple[int, int]], layout: Layout) -> dict[int, int]:
+    """piece → start of the layout's own pieces that count: all, or (with a span) the best window's;
+    none if the `near` pieces are missing around them or an `away` piece lies within reach."""
+    count = len(layout.pieces)
+    own = [(start, piece) for start, piece in located if 0 <= piece < count]
+    away = sorted(start for start, piece in located if piece < 0)
+    pieces = _within_span(own, layout, away)
+    if not layout.near or not pieces:
+        return pieces
+    low, high = min(pieces.values()) - layout.reach, max(pieces.values()) + layout.reach
+    near = {piece for start, piece in located if piece >= count and low <= start <= high}
+    return pieces if len(near) >= layout.near_required else {}
+
+
+def _within_span(located: list[tuple[int, int]], layout: Layout, away: list[int]) -> dict[int, int]:
+    """piece → first start; with a span, only the pieces of the best window of that many bytes that
+    has no `away` start within `reach` bytes of it."""
     if not layout.span:
         first: dict[int, int] = {}
         for start, piece in located:
             first.setdefault(piece, start)
+        if first and away and _near_any(away, min(first.values()), max(first.values()), layout.reach):
+            return {}
         return first
     located.sort()
     best: dict[int, int] = {}
@@ -119,12 +140,20 @@ def _within_span(located: list[tuple[int, int]], layout: Layout) -> dict[int, in
     for high in range(len(located)):
         while located[high][0] - located[low][0] > layout.span:
             low += 1
+        if away and _near_any(away, located[low][0], located[high][0], layout.reach):
+            continue
         window: dict[int, int] = {}
         for start, piece in located[low : high + 1]:
             window.setdefault(piece, start)
         if len(window) > len(best):
             best = window
     return best
+
+
+def _near_any(starts: list[int], low: int, high: int, reach: int) -> bool:
+    """Whether one of the sorted `starts` lies in [low - reach, high + reach]."""
+    index = bisect.bisect_left(starts, low - reach)
+    return index < len(starts) and starts[index] <= high + reach
 
 
 def _inside(intervals: list[tuple[int, int]], start: int, end: int) -> bool:
@@ -149,9 +178,20 @@ class Matcher:
     def __init__(self, fingerprints: list[Fingerprint]) -> None:
         self._binary = _Automaton(fingerprints, literal=False)
         self._literal = _Automaton(fingerprints, literal=True)
+        self._symbol_only = [f for f in fingerprints if f.symbol_only]
 
     def scan(self, data: bytes) -> list[Match]:
         return self._binary.matches(data)
+
+    def scan_symbols(self, defined: set[str]) -> list[Match]:
+        """The symbol-only fingerprints whose function names the file defines (no offset: layout
+        `symbol-only`, found = how many of its names)."""
+        hits = []
+        for fingerprint in self._symbol_only:
+            names = [name for name in fingerprint.symbols if name in defined]
+            if names:
+                hits.append(Match(fingerprint, SYMBOL_ONLY, -1, len(names), len(fingerprint.symbols)))
+        return hits
 
     def scan_script(self, text: bytes) -> list[Match]:
         """Tables in source text; offsets are literal indexes in the text's literal stream."""

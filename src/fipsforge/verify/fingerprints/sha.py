@@ -21,6 +21,11 @@ def sha512_k() -> list[int]:
     return [root_bits(p, 64, 3) for p in primes(80)]
 
 
+def initial_hash(bits: int) -> list[int]:
+    """FIPS 180-4 §5.3.3 / §5.3.5: H(0) of SHA-256 (32) or SHA-512 (64), square roots of the first 8 primes."""
+    return [root_bits(p, bits, 2) for p in primes(8)]
+
+
 def fingerprints() -> list[Fingerprint]:
     return [
         Fingerprint("sha1-constants", "SHA-1", "hash",

@@ -37,7 +37,8 @@ def print_table(report: VerifyReport, console: Console) -> None:
         kernel.append(f"  - {reason}\n")
     findings = Table(title=f"Findings ({len(report.findings)})", expand=False)
     for column in ("severity", "rule", "message", "path"):
-        findings.add_column(column)
+        # a path cut short names no file: paths wrap instead
+        findings.add_column(column, overflow="fold" if column == "path" else "ellipsis")
     for finding in report.findings:
         findings.add_row(Text(finding.severity, style=STYLE[finding.severity]), finding.rule_id, finding.message,
                          finding.path or "-")  # fmt: skip
@@ -48,7 +49,7 @@ def _implementations(report: VerifyReport) -> Table:
     """Files that implement algorithms, inside the boundary first, each with what it implements."""
     table = Table(title=f"Crypto implementations ({len(report.crypto_implementations)} files)", expand=False)
     for column in ("boundary", "file", "algorithms (severity)", "non-security"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold" if column == "file" else "ellipsis")
     ordered = sorted(report.crypto_implementations, key=lambda i: (i.module is None, i.path))
     for implementation in ordered:
         security = [a for a in implementation.algorithms if a.security]

@@ -194,16 +194,30 @@ def test_php_without_the_hardened_ini_names_its_non_validated_functions(
     assert {(probe_id, mode) for probe_id in through_openssl for mode in EntropyMode} <= ok
 
 
+def _assert_passes(report: RuntimeReport, prefix: str) -> None:
+    """The whole suite passes, and every case of the runtime's own probes ran and passed in both modes."""
+    assert report.passed, [f"{c.id} [{c.mode}]: {c.detail}" for c in report.failed]
+    own = {(case.id, case.mode) for case in report.cases if case.id.startswith(prefix)}
+    assert own and {mode for _id, mode in own} == set(EntropyMode)
+    assert all(case.status is Status.PASSED for case in report.cases if case.id.startswith(prefix))
+
+
+@pytest.fixture(scope="module")
+def php_report(php_image: BuiltImage, tmp_path_factory: pytest.TempPathFactory) -> RuntimeReport:
+    """The catalog php image through the whole suite, as `fipsforge test` runs it."""
+    return run_suite(unpack_image(str(php_image.layout), tmp_path_factory.mktemp("php-suite")))
+
+
 def test_php_hardened_ini_refuses_them_in_both_modes_and_debian_libsodium_is_the_control(
-    php_image: BuiltImage, tmp_path: Path
+    php_image: BuiltImage, php_report: RuntimeReport, tmp_path: Path
 ) -> None:
     """With the shipped php.ini every PHP-internal primitive is undefined and ext/openssl works, with the
     kernel's entropy present and cut off: PHP's start-up sodium_init() draws from the FIPS DRBG through
     fipsforge's libsodium. Control: Debian's own libsodium23 mounted over it, PHP aborts in sodium_init()
     (exit 134) in the cut-off mode, its kernel requests denied, and still works with the kernel."""
+    _assert_passes(php_report, "php-")
+    assert not php_report.non_validated_paths
     image = unpack_image(str(php_image.layout), tmp_path / "unpacked")
-    results = _runtime_results(image, php, tmp_path)
-    assert not [(key, result.detail) for key, result in results.items() if not result.passed]
     library = (image.rootfs / "usr/lib/x86_64-linux-gnu/libsodium.so.23").resolve()
     debs = apt_root().download(["libsodium23"], tmp_path / "debs")
     subprocess.run(["dpkg-deb", "-x", str(debs[0]), str(tmp_path / "debian")], check=True)
@@ -228,15 +242,14 @@ def test_node_https_on_loopback_in_both_modes_dns_needs_the_kernel_and_its_contr
     with the kernel's entropy present and cut off. Loading `dns` starts c-ares, which calls glibc's
     arc4random, and glibc aborts when getrandom fails: that kernel path works only with the kernel. Control:
     without `nodejs_conf` node runs on OpenSSL's default provider and both restricted clients connect."""
-    image = unpack_image(str(node_image.layout), tmp_path / "unpacked")
-    results = _runtime_results(image, node_tls, tmp_path)
-    for (probe_id, mode), result in results.items():
-        if probe_id != "node-kernel-dns" or mode is NORMAL:
-            assert result.passed, (probe_id, mode, result.detail)
-    dns = results[("node-kernel-dns", CUT)]
+    report = run_suite(unpack_image(str(node_image.layout), tmp_path / "suite"))
+    _assert_passes(report, "node-")
+    [dns] = report.kernel_dependent_paths
+    assert dns.name.startswith("Node.js dns") and dns.works_normal and not dns.works_cut_off
     assert dns.detail == "exit 134: Fatal glibc error: cannot get entropy for arc4random"
-    assert dns.randomness_calls and all(call.denied for call in dns.randomness_calls if call.crypto_relevant)
-    assert "refused: " in results[("node-https-x25519-refused", NORMAL)].detail
+    image = unpack_image(str(node_image.layout), tmp_path / "unpacked")
+    x25519 = next(c for c in report.cases if c.id == "node-https-x25519-refused" and c.mode is NORMAL)
+    assert x25519.detail.startswith("exit 1: refused: ")
     config = image.rootfs / "usr/lib/ssl/openssl.cnf"
     without = tmp_path / "openssl-without-nodejs_conf.cnf"
     without.write_text(

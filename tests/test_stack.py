@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -24,6 +26,7 @@ from fipsforge.stack.check import (
 )
 from fipsforge.stack.config import read_module_mac
 from fipsforge.stack.integrity import module_mac
+from fipsforge.stack.sources import apt_root
 
 pytestmark = pytest.mark.slow
 
@@ -49,6 +52,17 @@ def test_providers_are_fips_and_base_at_3_5(stack_build: StackBuild) -> None:
     assert sorted(blocks) == ["base", "fips"], "the default provider must not be loaded"
     assert "status: active" in blocks["fips"] and "status: active" in blocks["base"]
     assert "version: 3.5." in blocks["fips"]
+
+
+def test_no_loadable_engine_is_built(stack_build: StackBuild, tmp_path: Path) -> None:
+    """Engines are code outside the FIPS boundary (padlock's AES, afalg's route to the kernel's crypto):
+    the stack builds none. Control: Debian's own libssl3t64 ships them."""
+    staged = sorted(p.name for p in stack_build.staging.glob("usr/lib/x86_64-linux-gnu/engines-3/*"))
+    assert staged == [] and (stack_build.staging / "usr/lib/x86_64-linux-gnu/libcrypto.so.3").is_file()
+    [deb] = apt_root().download(["libssl3t64"], tmp_path)
+    listing = subprocess.run(["dpkg-deb", "-c", str(deb)], capture_output=True, text=True, check=True).stdout
+    debian = sorted(set(re.findall(r"/engines-3/(\w+\.so)$", listing, re.MULTILINE)))
+    assert {"padlock.so", "afalg.so", "loader_attic.so"} <= set(debian)
 
 
 def test_module_mac_is_hmac_sha256_over_fips_so(stack_build: StackBuild) -> None:

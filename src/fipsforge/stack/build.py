@@ -53,9 +53,13 @@ JITTER_CFLAGS = [
     "--param", "ssp-buffer-size=4", "-Wall", "-Wextra",
 ]  # fmt: skip
 
+# No loadable engines: each is code outside the FIPS boundary that a config line or ENGINE_by_id() could
+# bring in (padlock's own AES, afalg's route to the kernel's crypto API, loader_attic's legacy key loaders;
+# capi is Windows-only). The ENGINE API itself stays, as programs built against Debian's libssl3 link it.
 OPENSSL_CONFIGURE = [
     "linux-x86_64", "--prefix=/usr", f"--openssldir={OPENSSLDIR}", "--libdir=lib/x86_64-linux-gnu",
     "enable-fips", "enable-jitter", "enable-fips-jitter", "no-legacy", "no-tests", "no-docs", "shared",
+    "no-afalgeng", "no-padlockeng", "no-capieng", "no-loadereng",
 ]  # fmt: skip
 
 

@@ -13,8 +13,6 @@ the fallback modules before the cache entry is written.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import shutil
 import subprocess
@@ -30,10 +28,8 @@ from fipsforge.image.source_build import (
     LIBDIR,
     SourceBuild,
     build_env,
-    cached_build,
+    build_from_source,
     changelog_epoch,
-    fetch_source,
-    source_digests,
 )
 from fipsforge.stack.build import StackBuild
 
@@ -87,13 +83,6 @@ class CPythonBuild(BaseModel):
     manifest: CPythonManifest
 
 
-def _cache_key(sources: dict[str, str], stack: StackBuild) -> str:
-    recipe = {"recipe": RECIPE_VERSION, "configure": CONFIGURE, "drop": DROP, "sources": sources,
-              "hashlib": HASHLIB_REFUSING,
-              "stack": stack.manifest.compile_key}  # fmt: skip
-    return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:24]
-
-
 def fallback_modules_present(python: Path, env: dict[str, str]) -> list[str]:
     """The built-in hash modules `python` can import (must be none)."""
     probe = f"import importlib.util as u\nfor m in {FALLBACK_MODULES!r}:\n    print(m) if u.find_spec(m) else None"
@@ -107,11 +96,10 @@ def fallback_modules_present(python: Path, env: dict[str, str]) -> list[str]:
 
 def build_cpython(root: AptRoot, stack: StackBuild) -> CPythonBuild:
     """Build (or take from the cache) CPython against `stack`, with no built-in hash fallbacks."""
-    files = fetch_source(root, PACKAGE, VERSION)
-    key = _cache_key(source_digests(files), stack)
-    entry = cached_build(
-        "cpython", PACKAGE, VERSION, files, key,
-        lambda source, staging_entry, scratch: _build_into(source, staging_entry, scratch, stack, key),
+    entry = build_from_source(
+        "cpython", PACKAGE, VERSION, root, stack.manifest.compile_key,
+        {"recipe": RECIPE_VERSION, "configure": CONFIGURE, "drop": DROP, "hashlib": HASHLIB_REFUSING},
+        lambda source, tree, staging_entry, work, key: _build_into(source, tree, staging_entry, work, stack, key),
     )  # fmt: skip
     return CPythonBuild(
         staging=entry / "rootfs",
@@ -119,9 +107,10 @@ def build_cpython(root: AptRoot, stack: StackBuild) -> CPythonBuild:
     )
 
 
-def _build_into(source: SourceBuild, entry: Path, work: Path, stack: StackBuild, key: str) -> None:
+def _build_into(
+    source: SourceBuild, tree: Path, entry: Path, work: Path, stack: StackBuild, key: str
+) -> None:
     env = build_env()
-    tree = source.extract(work, env)
     hashlib_py = tree / "Lib/hashlib.py"
     text = hashlib_py.read_text()
     if text.count(HASHLIB_ORIGINAL) != 1:

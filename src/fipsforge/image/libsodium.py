@@ -16,8 +16,6 @@ new implementation and produces bytes.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import shutil
 import subprocess
@@ -34,10 +32,8 @@ from fipsforge.image.source_build import (
     LIBDIR,
     SourceBuild,
     build_env,
-    cached_build,
+    build_from_source,
     changelog_epoch,
-    fetch_source,
-    source_digests,
 )
 from fipsforge.stack.build import StackBuild
 
@@ -114,19 +110,12 @@ class LibsodiumBuild(BaseModel):
     manifest: LibsodiumManifest
 
 
-def _cache_key(sources: dict[str, str], stack: StackBuild) -> str:
-    recipe = {"recipe": RECIPE_VERSION, "configure": CONFIGURE, "sources": sources,
-              "implementation": FIPS_DRBG_IMPLEMENTATION, "stack": stack.manifest.compile_key}  # fmt: skip
-    return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:24]
-
-
 def build_libsodium(root: AptRoot, stack: StackBuild) -> LibsodiumBuild:
     """Build (or take from the cache) libsodium against `stack`, its randomness from the FIPS DRBG."""
-    files = fetch_source(root, PACKAGE, VERSION)
-    key = _cache_key(source_digests(files), stack)
-    entry = cached_build(
-        "libsodium", PACKAGE, VERSION, files, key,
-        lambda source, staging_entry, scratch: _build_into(source, staging_entry, scratch, stack, key),
+    entry = build_from_source(
+        "libsodium", PACKAGE, VERSION, root, stack.manifest.compile_key,
+        {"recipe": RECIPE_VERSION, "configure": CONFIGURE, "implementation": FIPS_DRBG_IMPLEMENTATION},
+        lambda source, tree, staging_entry, work, key: _build_into(source, tree, staging_entry, work, stack, key),
     )  # fmt: skip
     return LibsodiumBuild(
         staging=entry / "rootfs",
@@ -134,9 +123,10 @@ def build_libsodium(root: AptRoot, stack: StackBuild) -> LibsodiumBuild:
     )
 
 
-def _build_into(source: SourceBuild, entry: Path, work: Path, stack: StackBuild, key: str) -> None:
+def _build_into(
+    source: SourceBuild, tree: Path, entry: Path, work: Path, stack: StackBuild, key: str
+) -> None:
     env = build_env()
-    tree = source.extract(work, env)
     randombytes = tree / RANDOMBYTES_C
     text = randombytes.read_text()
     if text.count(DEFAULT_ORIGINAL) != 1:

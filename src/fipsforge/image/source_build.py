@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import email.utils
 import hashlib
+import json
 import os
 import subprocess
 import tempfile
@@ -104,18 +105,22 @@ def fetch_source(root: AptRoot, package: str, version: str) -> dict[str, Path]:
     return root.download_source(package, version, cache_root() / "sources" / f"{package}_{version}")
 
 
-def cached_build(
-    kind: str,
-    package: str,
-    version: str,
-    files: dict[str, Path],
-    key: str,
-    build: Callable[[SourceBuild, Path, Path], None],
-) -> Path:
-    """The cache entry `cache_root()/kind/key`, built by `build(source, entry, scratch)` when missing.
+BuildSteps = Callable[[SourceBuild, Path, Path, Path, str], None]
+"""`steps(source, tree, entry, work, key)`: build the extracted `tree` (inside the scratch directory
+`work`) into the staged cache `entry`, writing its `manifest.json` last."""
 
-    `build` writes the entry's `manifest.json` last; an entry without one is rebuilt, and a failed
-    build leaves nothing (the entry is staged and renamed)."""
+
+def build_from_source(
+    kind: str, package: str, version: str, root: AptRoot, stack_key: str, recipe: dict[str, object],
+    steps: BuildSteps,
+) -> Path:  # fmt: skip
+    """The cache entry `cache_root()/kind/<key>` of `package`=`version` built by `steps` against the stack.
+
+    The key hashes the recipe, the source files and the stack's compile key. An entry without a manifest
+    is rebuilt, and a failed build leaves nothing (the entry is staged and renamed)."""
+    files = fetch_source(root, package, version)
+    inputs = {**recipe, "sources": source_digests(files), "stack": stack_key}
+    key = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:24]
     entry = cache_root() / kind / key
     if not (entry / "manifest.json").is_file():
         logs = cache_root() / "logs"
@@ -124,5 +129,6 @@ def cached_build(
         log.write_text("")
         source = SourceBuild(package, version, files, log)
         with atomic_dir(entry) as staging_entry, tempfile.TemporaryDirectory(prefix=f".{kind}-") as scratch:
-            build(source, staging_entry, Path(scratch))
+            work = Path(scratch)
+            steps(source, source.extract(work, build_env()), staging_entry, work, key)
     return entry

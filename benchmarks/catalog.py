@@ -1,4 +1,4 @@
-"""Benchmark: each catalog server image against the same packages over Debian's stock OpenSSL.
+"""Benchmark: each catalog image against the same packages over Debian's stock OpenSSL.
 
 Per catalog spec, in one run on the same machine: the warm build time (inputs cached, the second of two
 builds), the `fipsforge test` time of the built image, and the uncompressed image size, for the FIPS
@@ -16,11 +16,18 @@ import time
 from pathlib import Path
 
 from fipsforge.image.build import ImageResult, build_image
-from fipsforge.image.spec import builtin_spec_dir, builtin_spec_text, parse_spec
+from fipsforge.image.spec import (
+    BUILTIN_SPECS,
+    builtin_spec_dir,
+    builtin_spec_text,
+    parse_spec,
+    stock_control_text,
+)
 from fipsforge.oci.unpack import unpack_image
 from fipsforge.sandbox.suite import run_suite
 
-CATALOG = ("nginx", "haproxy", "valkey", "postgresql")
+CATALOG = tuple(name for name in BUILTIN_SPECS if name not in ("openssl", "python"))
+"""The application and runtime images (openssl and python are the stack's own, see benchmarks/image.py)."""
 
 
 def measure(text: str, name: str, tmp: Path) -> tuple[float, float, ImageResult, bool]:
@@ -45,9 +52,7 @@ def main() -> int:
         for name in names:
             text = builtin_spec_text(name)
             fips = measure(text, name, Path(scratch))
-            stock = measure(
-                text.replace("fips_stack: true", "fips_stack: false"), f"{name}-stock", Path(scratch)
-            )
+            stock = measure(stock_control_text(text), f"{name}-stock", Path(scratch))
             size = (fips[2].uncompressed_size / 1e6, stock[2].uncompressed_size / 1e6)
             print(
                 f"| {name} | {fips[0]:.1f} / {stock[0]:.1f} = {fips[0] / stock[0]:.2f} "

@@ -14,7 +14,13 @@ from pathlib import Path
 import pytest
 
 from fipsforge.image.build import build_image
-from fipsforge.image.spec import ServiceSpec, builtin_spec_dir, builtin_spec_text, parse_spec
+from fipsforge.image.spec import (
+    ServiceSpec,
+    builtin_spec_dir,
+    builtin_spec_text,
+    parse_spec,
+    stock_control_text,
+)
 from fipsforge.oci.unpack import UnpackedImage, unpack_image
 from fipsforge.sandbox import EntropyMode
 from fipsforge.sandbox.services import probe_service
@@ -65,11 +71,6 @@ def _test_image(tmp: Path, name: str, text: str, source_dir: Path) -> tuple[Runt
     return run_suite(image), image
 
 
-def _stock(text: str) -> str:
-    assert "fips_stack: true" in text
-    return text.replace("fips_stack: true", "fips_stack: false")
-
-
 Built = tuple[str, RuntimeReport, RuntimeReport, UnpackedImage]
 
 
@@ -79,7 +80,7 @@ def catalog_reports(request: pytest.FixtureRequest, tmp_path_factory: pytest.Tem
     tmp = tmp_path_factory.mktemp(name)
     text = builtin_spec_text(name)
     fips, _ = _test_image(tmp, name, text, builtin_spec_dir())
-    stock, stock_image = _test_image(tmp, f"{name}-stock", _stock(text), builtin_spec_dir())
+    stock, stock_image = _test_image(tmp, f"{name}-stock", stock_control_text(text), builtin_spec_dir())
     return name, fips, stock, stock_image
 
 

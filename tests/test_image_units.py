@@ -11,7 +11,14 @@ import pytest
 
 from fipsforge.errors import FipsforgeError
 from fipsforge.image.rootfs import resolve_in_root, trimmed
-from fipsforge.image.spec import BUILTIN_SPECS, load_spec, parse_spec
+from fipsforge.image.spec import (
+    BUILTIN_SPECS,
+    builtin_spec_dir,
+    builtin_spec_text,
+    load_spec,
+    parse_spec,
+    stock_control_text,
+)
 from fipsforge.oci.writer import LayoutWriter, write_layer
 
 GOOD = "name: test/x\npackages: [libc6]\n"
@@ -46,6 +53,18 @@ def test_malformed_spec_is_one_line_naming_the_field(text: str, message: str) ->
         parse_spec(text, "spec.yaml")
     assert str(caught.value).startswith(message)
     assert "\n" not in str(caught.value)
+
+
+def test_stock_control_drops_the_stack_and_the_source_builds() -> None:
+    for name in BUILTIN_SPECS:
+        text = builtin_spec_text(name)
+        stock = parse_spec(stock_control_text(text), f"{name}-stock", builtin_spec_dir())
+        fips = parse_spec(text, name, builtin_spec_dir())
+        assert not stock.fips_stack and not stock.cpython and not stock.libsodium
+        assert stock.packages == fips.packages and stock.services == fips.services
+    assert load_spec("php")[0].libsodium and load_spec("python")[0].cpython  # the controls had them to drop
+    with pytest.raises(FipsforgeError, match="no 'fips_stack: true' line"):
+        stock_control_text(GOOD)
 
 
 def test_missing_spec_file_names_it(tmp_path: Path) -> None:

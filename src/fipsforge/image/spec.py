@@ -163,6 +163,17 @@ def builtin_spec_text(name: str) -> str:
     return resources.files("fipsforge.image").joinpath(f"specs/{name}.yaml").read_text(encoding="utf-8")
 
 
+def stock_control_text(text: str) -> str:
+    """The same spec over Debian's own OpenSSL: `fips_stack: false`, and none of fipsforge's source builds
+    (they link the stack). What every catalog image is compared against."""
+    if "fips_stack: true" not in text:
+        raise FipsforgeError("the spec has no 'fips_stack: true' line to make a stock control of")
+    lines = [
+        line for line in text.splitlines(True) if line.strip() not in ("cpython: true", "libsodium: true")
+    ]
+    return "".join(lines).replace("fips_stack: true", "fips_stack: false")
+
+
 def builtin_spec_dir() -> Path:
     """The directory of the built-in specs, where their `files:` sources live."""
     return Path(str(resources.files("fipsforge.image").joinpath("specs")))

@@ -17,11 +17,13 @@ from types import ModuleType
 
 import pytest
 
+from fipsforge.image.spec import builtin_spec_text, stock_control_text
 from fipsforge.oci.unpack import UnpackedImage, unpack_image
 from fipsforge.oci.writer import LayoutWriter
 from fipsforge.sandbox import EntropyMode, run_sandboxed
 from fipsforge.sandbox.cli import print_table
 from fipsforge.sandbox.junit import junit_xml
+from fipsforge.sandbox.probes import node_probe
 from fipsforge.sandbox.runtimes import Context, curl, go, libcrypto, node_tls, php
 from fipsforge.sandbox.suite import RuntimeReport, Status, run_suite
 from fipsforge.stack.check import CheckResult, run_probe
@@ -261,6 +263,25 @@ def test_node_https_on_loopback_in_both_modes_dns_needs_the_kernel_and_its_contr
     }
     assert failed == {"node-https-chacha20-refused", "node-https-x25519-refused"}
     assert control[("node-https-x25519-refused", NORMAL)].detail == "exit 0"
+
+
+def test_node_stock_control_fails_on_named_checks(images: Path, tmp_path: Path) -> None:
+    """The node spec over Debian's own OpenSSL (its stock control): getFips() is 0 and MD5 answers, both
+    restricted HTTPS clients connect, and with the kernel's entropy cut off node aborts (Debian's OpenSSL has no seed)."""
+    stock = _build(images, "node-stock", stock_control_text(builtin_spec_text("node")))
+    image = unpack_image(str(stock.layout), tmp_path / "unpacked")
+    results = _runtime_results(image, node_tls, tmp_path)
+    fips = {mode: run_probe(image.rootfs, {}, node_probe("/usr/bin/node").model_copy(update={"mode": mode}))
+            for mode in EntropyMode}  # fmt: skip
+    assert fips[NORMAL].detail == (
+        "exit 1: not FIPS-conformant: fips=0, md5_refused=false, x25519_refused=false, chacha20_refused=false"
+    )
+    assert fips[CUT].detail.startswith("exit 134")  # Debian's OpenSSL has no seed without the kernel
+    failed = {
+        probe_id for (probe_id, mode), result in results.items() if mode is NORMAL and not result.passed
+    }
+    assert failed == {"node-https-chacha20-refused", "node-https-x25519-refused"}
+    assert results[("node-https-tls13", NORMAL)].passed  # control: the stock image does serve HTTPS
 
 
 def test_a_trixie_go_binary_is_reported_and_cannot_run_without_the_kernel(

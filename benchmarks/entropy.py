@@ -108,10 +108,10 @@ def bzip2_floor(path: Path, bits: int, document: dict[str, Any]) -> None:
     (divsufsort, linear time, not even cyclic) bounds what a faster Burrows-Wheeler transform saves."""
     from pydivsufsort import divsufsort
 
-    from fipsforge.entropy import _iid_kernels as ik
+    from fipsforge.entropy.native import kernels
 
     raw = np.frombuffer(path.read_bytes(), dtype=np.uint8) & np.uint8((1 << bits) - 1)
-    text = ik.decimal_text(raw).tobytes()
+    text = kernels().decimal_text(raw).tobytes()
     start = time.process_time()
     bz2.compress(text, 5)
     bzip2_seconds = time.process_time() - start

@@ -200,9 +200,9 @@ def sort_keys(keys: np.ndarray) -> np.ndarray:
     out = np.empty(n, dtype=np.uint64)
     fill = counts[:65536].copy()
     for i in range(n):
-        b = keys[i] >> U64(48)
-        out[fill[b]] = keys[i]
-        fill[b] += 1
+        bucket = keys[i] >> U64(48)
+        out[fill[bucket]] = keys[i]
+        fill[bucket] += 1
     for b in range(65536):
         lo = counts[b]
         hi = counts[b + 1]

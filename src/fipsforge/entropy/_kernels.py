@@ -189,29 +189,6 @@ def window_keys(data: np.ndarray, width: int) -> np.ndarray:
 
 
 @_jit
-def sort_keys(keys: np.ndarray) -> np.ndarray:
-    """Sort 64-bit keys: a counting pass on the top 16 bits, then each (small) bucket on its own."""
-    n = keys.shape[0]
-    counts = np.zeros(65537, dtype=np.int64)
-    for i in range(n):
-        counts[(keys[i] >> U64(48)) + U64(1)] += 1
-    for b in range(65536):
-        counts[b + 1] += counts[b]
-    out = np.empty(n, dtype=np.uint64)
-    fill = counts[:65536].copy()
-    for i in range(n):
-        bucket = keys[i] >> U64(48)
-        out[fill[bucket]] = keys[i]
-        fill[bucket] += 1
-    for b in range(65536):
-        lo = counts[b]
-        hi = counts[b + 1]
-        if hi - lo > 1:
-            out[lo:hi] = np.sort(out[lo:hi])
-    return out
-
-
-@_jit
 def adjacent_lcp_of_windows(
     full: np.ndarray, short: np.ndarray, where: np.ndarray, lengths: np.ndarray, width: int
 ) -> tuple[np.ndarray, bool]:

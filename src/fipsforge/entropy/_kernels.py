@@ -814,7 +814,8 @@ def lz78y_binary(bits: np.ndarray, max_dict: int) -> tuple[int, int]:
     correct = 0
     run = 0
     longest = 0
-    for i in range(depth + 1, n):
+    i = depth + 1
+    while i < n and size < max_dict:
         s = np.int64(bits[i])
         step = np.int64(1) << (32 * s)
         pred = 0
@@ -833,5 +834,25 @@ def lz78y_binary(bits: np.ndarray, max_dict: int) -> tuple[int, int]:
                 if v == 0:
                     size += 1
         correct, run, longest = _tally(most > 0 and pred == s, correct, run, longest)
+        pattern = ((pattern << 1) | s) & 0xFFFF
+        i += 1
+    # The dictionary is full: only contexts already in it (non-zero words) are counted. The same
+    # steps without branches on the data (absent contexts at the long orders are unpredictable).
+    for i in range(i, n):
+        s = np.int64(bits[i])
+        step = np.int64(1) << (32 * s)
+        pred = np.int64(0)
+        most = np.int64(0)
+        for j in range(depth, 0, -1):
+            at = offsets[j - 1] + (pattern & ((np.int64(1) << j) - 1))
+            v = table[at]
+            e0 = v & _LOW
+            e1 = v >> 32
+            cnt = e1 if e1 >= e0 else e0
+            better = cnt > most
+            pred = np.int64(e1 >= e0) if better else pred  # ties predict 1, as above
+            most = cnt if better else most
+            table[at] = v + (step & -np.int64(v != 0))
+        correct, run, longest = _tally((most > 0) & (pred == s), correct, run, longest)
         pattern = ((pattern << 1) | s) & 0xFFFF
     return correct, longest

@@ -737,7 +737,15 @@ def _count_symbol(
 
 @_jit
 def lz78y_literal(data: np.ndarray, k: int, max_dict: int) -> tuple[int, int]:
-    """§6.3.10 with B = 16 on symbols of up to 8 bits. Returns (correct predictions, longest run)."""
+    """§6.3.10 with B = 16 on symbols of up to 8 bits. Returns (correct predictions, longest run).
+
+    Until the dictionary is full every step looks up all 16 contexts (longest first) and adds the
+    missing ones. After that nothing is added, and a context of order j+1 in the dictionary has its
+    order-j suffix there too, except for contexts added by the step that filled the dictionary (any
+    earlier step added all of its contexts' suffixes as well). So a full-dictionary step looks up
+    orders 1, 2, ... up to the first miss, plus the few contexts that filling step added: the same
+    contexts, counts and prediction (the largest count, the longest context on ties) as looking
+    up all 16."""
     depth = 16
     n = data.shape[0]
     nmax = min(max_dict + depth, depth * (n + 1))
@@ -748,6 +756,12 @@ def lz78y_literal(data: np.ndarray, k: int, max_dict: int) -> tuple[int, int]:
     counts = np.zeros((nmax, k), dtype=np.int32)
     best_count = np.zeros(nmax, dtype=np.int64)
     best_symbol = np.zeros(nmax, dtype=np.int64)
+    # contexts added by the latest step, longest first: order, key and id
+    added_order = np.zeros(depth, dtype=np.int64)
+    added_a = np.zeros(depth, dtype=np.uint64)
+    added_b = np.zeros(depth, dtype=np.uint64)
+    added_id = np.zeros(depth, dtype=np.int64)
+    added = 0
     nctx = 0
     size = 0
     lo = U64(0)
@@ -769,11 +783,13 @@ def lz78y_literal(data: np.ndarray, k: int, max_dict: int) -> tuple[int, int]:
     correct = 0
     run = 0
     longest = 0
-    for i in range(depth + 1, n):
+    i = depth + 1
+    while i < n and size < max_dict:
         s = data[i]
         have = False
         pred = 0
         most = 0
+        added = 0
         for j in range(depth, 0, -1):
             a, b = _context_key(lo, hi, j)
             r = _ctx_find(ctx_table, a, b, j - 1)
@@ -786,11 +802,45 @@ def lz78y_literal(data: np.ndarray, k: int, max_dict: int) -> tuple[int, int]:
                 r, made = _ctx_get_or_insert(ctx_table, a, b, j - 1, nctx)
                 nctx += made
                 size += 1
+                added_order[added] = j
+                added_a[added] = a
+                added_b[added] = b
+                added_id[added] = r
+                added += 1
             else:
                 continue
             _count_symbol(counts, best_count, best_symbol, r, s)
         correct, run, longest = _tally(have and pred == s, correct, run, longest)
         lo, hi = _push(lo, hi, s)
+        i += 1
+    while i < n:
+        s = data[i]
+        pred = 0
+        most = 0
+        miss = depth + 1
+        for j in range(1, depth + 1):
+            a, b = _context_key(lo, hi, j)
+            r = _ctx_find(ctx_table, a, b, j - 1)
+            if r < 0:
+                miss = j
+                break
+            if best_count[r] >= most:  # ascending orders: ">=" keeps the longest on ties
+                most = best_count[r]
+                pred = best_symbol[r]
+            _count_symbol(counts, best_count, best_symbol, r, s)
+        for e in range(added - 1, -1, -1):  # ascending orders
+            j = added_order[e]
+            if j > miss:
+                a, b = _context_key(lo, hi, j)
+                if a == added_a[e] and b == added_b[e]:
+                    r = added_id[e]
+                    if best_count[r] >= most:
+                        most = best_count[r]
+                        pred = best_symbol[r]
+                    _count_symbol(counts, best_count, best_symbol, r, s)
+        correct, run, longest = _tally(most > 0 and pred == s, correct, run, longest)
+        lo, hi = _push(lo, hi, s)
+        i += 1
     return correct, longest
 
 
@@ -838,7 +888,7 @@ def lz78y_binary(bits: np.ndarray, max_dict: int) -> tuple[int, int]:
         i += 1
     # The dictionary is full: only contexts already in it (non-zero words) are counted. The same
     # steps without branches on the data (absent contexts at the long orders are unpredictable).
-    for i in range(i, n):
+    while i < n:
         s = np.int64(bits[i])
         step = np.int64(1) << (32 * s)
         pred = np.int64(0)
@@ -855,4 +905,5 @@ def lz78y_binary(bits: np.ndarray, max_dict: int) -> tuple[int, int]:
             table[at] = v + (step & -np.int64(v != 0))
         correct, run, longest = _tally((most > 0) & (pred == s), correct, run, longest)
         pattern = ((pattern << 1) | s) & 0xFFFF
+        i += 1
     return correct, longest

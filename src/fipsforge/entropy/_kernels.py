@@ -555,7 +555,9 @@ def multi_mmc_literal(data: np.ndarray, k: int, max_entries: int) -> tuple[int, 
     """§6.3.9 with D = 16 on symbols of up to 8 bits. Returns (correct predictions, longest run).
 
     Orders whose contexts number at most 2^16 index their contexts directly; longer contexts go
-    through a hash table. (context, next symbol) counts are hashed for every order."""
+    through a hash table. (context, next symbol) counts are hashed for every order. The first hashed
+    order has at most 2^24 possible contexts: a bitmap of those present answers most of its lookups
+    (misses, on data with entropy) without probing the large hash table."""
     depth = 16
     n = data.shape[0]
     dense_levels = 0
@@ -566,6 +568,7 @@ def multi_mmc_literal(data: np.ndarray, k: int, max_entries: int) -> tuple[int, 
         dense_levels += 1
         size *= k
     dense_total = dense_base[dense_levels]
+    present = np.zeros((size + 63) // 64 if dense_levels < depth else 1, dtype=np.uint64)
     hashed_contexts = min((depth - dense_levels) * (max_entries + 2), depth * (n + 1))
     cap = 1
     while cap < 2 * hashed_contexts:
@@ -602,14 +605,20 @@ def multi_mmc_literal(data: np.ndarray, k: int, max_entries: int) -> tuple[int, 
             else:
                 a = U64(0)
                 b = U64(0)
+                index = np.int64(0)
+                weight = 1
                 for t in range(d + 1):  # newest symbol in the lowest byte
                     sym = U64(data[d - t])
+                    index += np.int64(data[d - t]) * weight
+                    weight *= k
                     if t < 8:
                         a |= sym << U64(8 * t)
                     else:
                         b |= sym << U64(8 * (t - 8))
                 r, made = _ctx_get_or_insert(ctx_table, a, b, d, nctx)
                 nctx += made
+                if d == dense_levels:
+                    present[index >> 6] |= U64(1) << U64(index & 63)
             _mmc_increment(r, data[d + 1], True, tables, best_count, best_symbol)
             entries[d] = 1
 
@@ -637,9 +646,13 @@ def multi_mmc_literal(data: np.ndarray, k: int, max_entries: int) -> tuple[int, 
                     ctx = dense_base[d] + compact
                     found = best_count[ctx] > 0
             elif found:
-                a, b = _context_key(lo, hi, d + 1)
-                ctx = _ctx_find(ctx_table, a, b, d)
-                found = ctx >= 0
+                if d == dense_levels:
+                    index = compact + np.int64(data[i - 1 - d]) * weight
+                    found = (present[index >> 6] >> U64(index & 63)) & U64(1) != U64(0)
+                if found:
+                    a, b = _context_key(lo, hi, d + 1)
+                    ctx = _ctx_find(ctx_table, a, b, d)
+                    found = ctx >= 0
             if found:
                 if d == cur_winner:
                     correct, run, longest = _tally(best_symbol[ctx] == s, correct, run, longest)
@@ -656,6 +669,9 @@ def multi_mmc_literal(data: np.ndarray, k: int, max_entries: int) -> tuple[int, 
                     a, b = _context_key(lo, hi, d + 1)
                     r, made = _ctx_get_or_insert(ctx_table, a, b, d, nctx)
                     nctx += made
+                    if d == dense_levels:
+                        index = compact + np.int64(data[i - 1 - d]) * weight
+                        present[index >> 6] |= U64(1) << U64(index & 63)
                 _mmc_increment(r, s, True, tables, best_count, best_symbol)
                 entries[d] += 1
         lo, hi = _push(lo, hi, s)

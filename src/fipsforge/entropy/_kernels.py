@@ -571,7 +571,7 @@ def multi_mmc_literal(data: np.ndarray, k: int, max_entries: int) -> tuple[int, 
     present = np.zeros((size + 63) // 64 if dense_levels < depth else 1, dtype=np.uint64)
     hashed_contexts = min((depth - dense_levels) * (max_entries + 2), depth * (n + 1))
     cap = 1
-    while cap < 2 * hashed_contexts:
+    while 3 * cap < 4 * hashed_contexts:  # load at most 3/4: fewer pages to touch
         cap *= 2
     ctx_table = np.zeros((cap, 4), dtype=np.uint64)
     best_count = np.zeros(dense_total + hashed_contexts, dtype=np.int64)
@@ -581,7 +581,7 @@ def multi_mmc_literal(data: np.ndarray, k: int, max_entries: int) -> tuple[int, 
         direct_levels += 1
     direct_contexts = dense_base[direct_levels]
     pair_cap = 1
-    while pair_cap < 2 * min((depth - direct_levels) * (max_entries + 2), depth * (n + 1)):
+    while 3 * pair_cap < 4 * min((depth - direct_levels) * (max_entries + 2), depth * (n + 1)):
         pair_cap *= 2
     tables = (
         np.zeros((pair_cap, 2), dtype=np.int64),

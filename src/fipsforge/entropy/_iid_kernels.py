@@ -14,10 +14,11 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from fipsforge.entropy._iid_layout import LAGS, STATISTICS
+
 _jit = njit(cache=True, nogil=True)
 
-LAGS = (1, 2, 8, 16, 32)
-STATISTICS = 19
+__all__ = ["LAGS", "STATISTICS"]
 
 
 @_jit

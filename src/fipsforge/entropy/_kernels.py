@@ -189,29 +189,6 @@ def window_keys(data: np.ndarray, width: int) -> np.ndarray:
 
 
 @_jit
-def sort_keys(keys: np.ndarray) -> np.ndarray:
-    """Sort 64-bit keys: a counting pass on the top 16 bits, then each (small) bucket on its own."""
-    n = keys.shape[0]
-    counts = np.zeros(65537, dtype=np.int64)
-    for i in range(n):
-        counts[(keys[i] >> U64(48)) + U64(1)] += 1
-    for b in range(65536):
-        counts[b + 1] += counts[b]
-    out = np.empty(n, dtype=np.uint64)
-    fill = counts[:65536].copy()
-    for i in range(n):
-        b = keys[i] >> U64(48)
-        out[fill[b]] = keys[i]
-        fill[b] += 1
-    for b in range(65536):
-        lo = counts[b]
-        hi = counts[b + 1]
-        if hi - lo > 1:
-            out[lo:hi] = np.sort(out[lo:hi])
-    return out
-
-
-@_jit
 def adjacent_lcp_of_windows(
     full: np.ndarray, short: np.ndarray, where: np.ndarray, lengths: np.ndarray, width: int
 ) -> tuple[np.ndarray, bool]:
@@ -578,7 +555,9 @@ def multi_mmc_literal(data: np.ndarray, k: int, max_entries: int) -> tuple[int, 
     """§6.3.9 with D = 16 on symbols of up to 8 bits. Returns (correct predictions, longest run).
 
     Orders whose contexts number at most 2^16 index their contexts directly; longer contexts go
-    through a hash table. (context, next symbol) counts are hashed for every order."""
+    through a hash table. (context, next symbol) counts are hashed for every order. The first hashed
+    order has at most 2^24 possible contexts: a bitmap of those present answers most of its lookups
+    (misses, on data with entropy) without probing the large hash table."""
     depth = 16
     n = data.shape[0]
     dense_levels = 0
@@ -589,9 +568,10 @@ def multi_mmc_literal(data: np.ndarray, k: int, max_entries: int) -> tuple[int, 
         dense_levels += 1
         size *= k
     dense_total = dense_base[dense_levels]
+    present = np.zeros((size + 63) // 64 if dense_levels < depth else 1, dtype=np.uint64)
     hashed_contexts = min((depth - dense_levels) * (max_entries + 2), depth * (n + 1))
     cap = 1
-    while cap < 2 * hashed_contexts:
+    while 3 * cap < 4 * hashed_contexts:  # load at most 3/4: fewer pages to touch
         cap *= 2
     ctx_table = np.zeros((cap, 4), dtype=np.uint64)
     best_count = np.zeros(dense_total + hashed_contexts, dtype=np.int64)
@@ -601,7 +581,7 @@ def multi_mmc_literal(data: np.ndarray, k: int, max_entries: int) -> tuple[int, 
         direct_levels += 1
     direct_contexts = dense_base[direct_levels]
     pair_cap = 1
-    while pair_cap < 2 * min((depth - direct_levels) * (max_entries + 2), depth * (n + 1)):
+    while 3 * pair_cap < 4 * min((depth - direct_levels) * (max_entries + 2), depth * (n + 1)):
         pair_cap *= 2
     tables = (
         np.zeros((pair_cap, 2), dtype=np.int64),
@@ -625,14 +605,20 @@ def multi_mmc_literal(data: np.ndarray, k: int, max_entries: int) -> tuple[int, 
             else:
                 a = U64(0)
                 b = U64(0)
+                index = np.int64(0)
+                weight = 1
                 for t in range(d + 1):  # newest symbol in the lowest byte
                     sym = U64(data[d - t])
+                    index += np.int64(data[d - t]) * weight
+                    weight *= k
                     if t < 8:
                         a |= sym << U64(8 * t)
                     else:
                         b |= sym << U64(8 * (t - 8))
                 r, made = _ctx_get_or_insert(ctx_table, a, b, d, nctx)
                 nctx += made
+                if d == dense_levels:
+                    present[index >> 6] |= U64(1) << U64(index & 63)
             _mmc_increment(r, data[d + 1], True, tables, best_count, best_symbol)
             entries[d] = 1
 
@@ -660,9 +646,13 @@ def multi_mmc_literal(data: np.ndarray, k: int, max_entries: int) -> tuple[int, 
                     ctx = dense_base[d] + compact
                     found = best_count[ctx] > 0
             elif found:
-                a, b = _context_key(lo, hi, d + 1)
-                ctx = _ctx_find(ctx_table, a, b, d)
-                found = ctx >= 0
+                if d == dense_levels:
+                    index = compact + np.int64(data[i - 1 - d]) * weight
+                    found = (present[index >> 6] >> U64(index & 63)) & U64(1) != U64(0)
+                if found:
+                    a, b = _context_key(lo, hi, d + 1)
+                    ctx = _ctx_find(ctx_table, a, b, d)
+                    found = ctx >= 0
             if found:
                 if d == cur_winner:
                     correct, run, longest = _tally(best_symbol[ctx] == s, correct, run, longest)
@@ -679,6 +669,9 @@ def multi_mmc_literal(data: np.ndarray, k: int, max_entries: int) -> tuple[int, 
                     a, b = _context_key(lo, hi, d + 1)
                     r, made = _ctx_get_or_insert(ctx_table, a, b, d, nctx)
                     nctx += made
+                    if d == dense_levels:
+                        index = compact + np.int64(data[i - 1 - d]) * weight
+                        present[index >> 6] |= U64(1) << U64(index & 63)
                 _mmc_increment(r, s, True, tables, best_count, best_symbol)
                 entries[d] += 1
         lo, hi = _push(lo, hi, s)
@@ -760,7 +753,15 @@ def _count_symbol(
 
 @_jit
 def lz78y_literal(data: np.ndarray, k: int, max_dict: int) -> tuple[int, int]:
-    """§6.3.10 with B = 16 on symbols of up to 8 bits. Returns (correct predictions, longest run)."""
+    """§6.3.10 with B = 16 on symbols of up to 8 bits. Returns (correct predictions, longest run).
+
+    Until the dictionary is full every step looks up all 16 contexts (longest first) and adds the
+    missing ones. After that nothing is added, and a context of order j+1 in the dictionary has its
+    order-j suffix there too, except for contexts added by the step that filled the dictionary (any
+    earlier step added all of its contexts' suffixes as well). So a full-dictionary step looks up
+    orders 1, 2, ... up to the first miss, plus the few contexts that filling step added: the same
+    contexts, counts and prediction (the largest count, the longest context on ties) as looking
+    up all 16."""
     depth = 16
     n = data.shape[0]
     nmax = min(max_dict + depth, depth * (n + 1))
@@ -771,6 +772,12 @@ def lz78y_literal(data: np.ndarray, k: int, max_dict: int) -> tuple[int, int]:
     counts = np.zeros((nmax, k), dtype=np.int32)
     best_count = np.zeros(nmax, dtype=np.int64)
     best_symbol = np.zeros(nmax, dtype=np.int64)
+    # contexts added by the latest step, longest first: order, key and id
+    added_order = np.zeros(depth, dtype=np.int64)
+    added_a = np.zeros(depth, dtype=np.uint64)
+    added_b = np.zeros(depth, dtype=np.uint64)
+    added_id = np.zeros(depth, dtype=np.int64)
+    added = 0
     nctx = 0
     size = 0
     lo = U64(0)
@@ -792,11 +799,13 @@ def lz78y_literal(data: np.ndarray, k: int, max_dict: int) -> tuple[int, int]:
     correct = 0
     run = 0
     longest = 0
-    for i in range(depth + 1, n):
+    i = depth + 1
+    while i < n and size < max_dict:
         s = data[i]
         have = False
         pred = 0
         most = 0
+        added = 0
         for j in range(depth, 0, -1):
             a, b = _context_key(lo, hi, j)
             r = _ctx_find(ctx_table, a, b, j - 1)
@@ -809,11 +818,45 @@ def lz78y_literal(data: np.ndarray, k: int, max_dict: int) -> tuple[int, int]:
                 r, made = _ctx_get_or_insert(ctx_table, a, b, j - 1, nctx)
                 nctx += made
                 size += 1
+                added_order[added] = j
+                added_a[added] = a
+                added_b[added] = b
+                added_id[added] = r
+                added += 1
             else:
                 continue
             _count_symbol(counts, best_count, best_symbol, r, s)
         correct, run, longest = _tally(have and pred == s, correct, run, longest)
         lo, hi = _push(lo, hi, s)
+        i += 1
+    while i < n:
+        s = data[i]
+        pred = 0
+        most = 0
+        miss = depth + 1
+        for j in range(1, depth + 1):
+            a, b = _context_key(lo, hi, j)
+            r = _ctx_find(ctx_table, a, b, j - 1)
+            if r < 0:
+                miss = j
+                break
+            if best_count[r] >= most:  # ascending orders: ">=" keeps the longest on ties
+                most = best_count[r]
+                pred = best_symbol[r]
+            _count_symbol(counts, best_count, best_symbol, r, s)
+        for e in range(added - 1, -1, -1):  # ascending orders
+            j = added_order[e]
+            if j > miss:
+                a, b = _context_key(lo, hi, j)
+                if a == added_a[e] and b == added_b[e]:
+                    r = added_id[e]
+                    if best_count[r] >= most:
+                        most = best_count[r]
+                        pred = best_symbol[r]
+                    _count_symbol(counts, best_count, best_symbol, r, s)
+        correct, run, longest = _tally(most > 0 and pred == s, correct, run, longest)
+        lo, hi = _push(lo, hi, s)
+        i += 1
     return correct, longest
 
 
@@ -837,7 +880,8 @@ def lz78y_binary(bits: np.ndarray, max_dict: int) -> tuple[int, int]:
     correct = 0
     run = 0
     longest = 0
-    for i in range(depth + 1, n):
+    i = depth + 1
+    while i < n and size < max_dict:
         s = np.int64(bits[i])
         step = np.int64(1) << (32 * s)
         pred = 0
@@ -857,4 +901,25 @@ def lz78y_binary(bits: np.ndarray, max_dict: int) -> tuple[int, int]:
                     size += 1
         correct, run, longest = _tally(most > 0 and pred == s, correct, run, longest)
         pattern = ((pattern << 1) | s) & 0xFFFF
+        i += 1
+    # The dictionary is full: only contexts already in it (non-zero words) are counted. The same
+    # steps without branches on the data (absent contexts at the long orders are unpredictable).
+    while i < n:
+        s = np.int64(bits[i])
+        step = np.int64(1) << (32 * s)
+        pred = np.int64(0)
+        most = np.int64(0)
+        for j in range(depth, 0, -1):
+            at = offsets[j - 1] + (pattern & ((np.int64(1) << j) - 1))
+            v = table[at]
+            e0 = v & _LOW
+            e1 = v >> 32
+            cnt = e1 if e1 >= e0 else e0
+            better = cnt > most
+            pred = np.int64(e1 >= e0) if better else pred  # ties predict 1, as above
+            most = cnt if better else most
+            table[at] = v + (step & -np.int64(v != 0))
+        correct, run, longest = _tally((most > 0) & (pred == s), correct, run, longest)
+        pattern = ((pattern << 1) | s) & 0xFFFF
+        i += 1
     return correct, longest

@@ -18,8 +18,9 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 import numpy as np
 from pydantic import BaseModel
 
-from fipsforge.entropy import _iid_kernels as ik
+from fipsforge.entropy import _iid_layout as layout
 from fipsforge.entropy import estimators as est
+from fipsforge.entropy.native import kernels
 from fipsforge.entropy.samples import Samples, Summary, summary
 from fipsforge.errors import FipsforgeError
 
@@ -34,8 +35,8 @@ NAMES = [
     "lenRunsMedian",
     "avgCollision",
     "maxCollision",
-    *(f"periodicity({lag})" for lag in ik.LAGS),
-    *(f"covariance({lag})" for lag in ik.LAGS),
+    *(f"periodicity({lag})" for lag in layout.LAGS),
+    *(f"covariance({lag})" for lag in layout.LAGS),
     "compression",
 ]
 
@@ -231,7 +232,7 @@ def lrs_test(symbols: np.ndarray, k: int) -> tuple[float, int, bool]:
 
 
 def compressed_length(raw: np.ndarray) -> int:
-    return len(bz2.compress(ik.decimal_text(raw).tobytes(), 5))
+    return len(bz2.compress(kernels().decimal_text(raw).tobytes(), 5))
 
 
 def baseline(samples: Samples) -> tuple[float, float]:
@@ -252,11 +253,11 @@ def permutation_tests(
     """Run the permutation tests; returns the per-statistic counts and how many permutations ran."""
     k = samples.alphabet
     raw_mean, median = baseline(samples)
-    active = np.ones(ik.STATISTICS, dtype=np.bool_)
-    original = np.zeros(ik.STATISTICS, dtype=np.float64)
-    ik.statistics(samples.symbols, samples.raw, k, raw_mean, median, active, original)
+    active = np.ones(layout.STATISTICS, dtype=np.bool_)
+    original = np.zeros(layout.STATISTICS, dtype=np.float64)
+    kernels().statistics(samples.symbols, samples.raw, k, raw_mean, median, active, original)
     original[18] = compressed_length(samples.raw)
-    counts = np.zeros((ik.STATISTICS, 3), dtype=np.int64)
+    counts = np.zeros((layout.STATISTICS, 3), dtype=np.int64)
     rng = np.random.default_rng(seed)
     threads = workers or os.cpu_count() or 1
 
@@ -268,14 +269,14 @@ def permutation_tests(
     def permuted(stream_seed: int, wanted: np.ndarray) -> np.ndarray:
         if untranslated:
             symbols = raw = samples.raw.copy()
-            ik.shuffle(raw, np.uint64(stream_seed))
+            kernels().shuffle(raw, np.uint64(stream_seed))
         else:
             both = paired.copy()
-            ik.shuffle(both, np.uint64(stream_seed))
+            kernels().shuffle(both, np.uint64(stream_seed))
             symbols = (both & 0xFF).astype(np.uint8)
             raw = (both >> 8).astype(np.uint8)
-        row = np.zeros(ik.STATISTICS, dtype=np.float64)
-        ik.statistics(symbols, raw, k, raw_mean, median, wanted, row)
+        row = np.zeros(layout.STATISTICS, dtype=np.float64)
+        kernels().statistics(symbols, raw, k, raw_mean, median, wanted, row)
         if wanted[18]:
             row[18] = compressed_length(raw)
         return row
@@ -319,7 +320,7 @@ def permutation_tests(
             less=int(counts[j, 2]),
             passed=bool(counts[j, 0] + counts[j, 1] > 5 and counts[j, 1] + counts[j, 2] > 5),
         )
-        for j in range(ik.STATISTICS)
+        for j in range(layout.STATISTICS)
     ]
     return results, done
 

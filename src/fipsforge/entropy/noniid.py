@@ -38,8 +38,9 @@ _ORDER = [
     "multi_mmc",
     "lz78y",
 ]
-# Jobs by decreasing cost, so the thread pool finishes together.
-_COST = ["lz78y", "multi_mmc", "lag", "t_tuple", "multi_mcw", "compression", "collision", "markov", "mcv"]
+# Jobs by decreasing cost (measured on 8-bit data: benchmarks/entropy.py --profile), so the two
+# threads finish together.
+_COST = ["multi_mmc", "lz78y", "t_tuple", "multi_mcw", "lag", "compression", "collision", "markov", "mcv"]
 
 
 def _jobs(
@@ -73,15 +74,21 @@ def check_sizes(samples: Samples) -> None:
             est.require(key, "Bitstring", int(samples.symbols.shape[0]) * samples.bits)
 
 
-def assess(samples: Samples, workers: int | None = None) -> NonIidResult:
-    check_sizes(samples)
-    tasks: list[tuple[str, est.Form, Callable[[], list[est.Estimate]]]] = []
+def estimator_tasks(samples: Samples) -> list[tuple[str, est.Form, Callable[[], list[est.Estimate]]]]:
+    """Every estimator run the track needs, as (key, form, job), the costliest first."""
+    found: list[tuple[str, est.Form, Callable[[], list[est.Estimate]]]] = []
     for key, job in _jobs(samples.symbols, samples.alphabet, "Literal", samples.binary).items():
-        tasks.append((key, "Literal", job))
+        found.append((key, "Literal", job))
     if not samples.binary:
         for key, job in _jobs(samples.bitstring, 2, "Bitstring", True).items():
-            tasks.append((key, "Bitstring", job))
-    tasks.sort(key=lambda task: (_COST.index(task[0]), task[1]))
+            found.append((key, "Bitstring", job))
+    found.sort(key=lambda task: (_COST.index(task[0]), task[1]))
+    return found
+
+
+def assess(samples: Samples, workers: int | None = None) -> NonIidResult:
+    check_sizes(samples)
+    tasks = estimator_tasks(samples)
     threads = workers or min(len(tasks), os.cpu_count() or 1)
     with ThreadPoolExecutor(max_workers=threads) as pool:
         futures = [pool.submit(job) for _, _, job in tasks]

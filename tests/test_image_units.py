@@ -13,6 +13,7 @@ from fipsforge.errors import FipsforgeError
 from fipsforge.image.rootfs import resolve_in_root, trimmed
 from fipsforge.image.spec import (
     BUILTIN_SPECS,
+    SOURCE_BUILDS,
     builtin_spec_dir,
     builtin_spec_text,
     load_spec,
@@ -53,6 +54,16 @@ def test_malformed_spec_is_one_line_naming_the_field(text: str, message: str) ->
         parse_spec(text, "spec.yaml")
     assert str(caught.value).startswith(message)
     assert "\n" not in str(caught.value)
+
+
+def test_every_source_build_field_has_its_replaced_packages_and_its_overlay() -> None:
+    from fipsforge.image.overlays import SOURCE_BUILD_OVERLAYS
+    from fipsforge.image.resolve import SOURCE_BUILD_REPLACES
+
+    assert set(SOURCE_BUILD_REPLACES) == set(SOURCE_BUILDS) == set(SOURCE_BUILD_OVERLAYS)
+    assert parse_spec(GOOD, "spec.yaml").source_builds == []
+    php = load_spec("php")[0]
+    assert php.source_builds == ["libsodium"] and load_spec("python")[0].source_builds == ["cpython"]
 
 
 def test_stock_control_drops_the_stack_and_the_source_builds() -> None:

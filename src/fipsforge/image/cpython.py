@@ -13,7 +13,6 @@ the fallback modules before the cache entry is written.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -136,7 +135,7 @@ def _build_into(
         f"CFLAGS=-ffile-prefix-map={work}={BUILD_PATH}",
     ]
     source.run(configure, tree, make_env)
-    source.run(["make", f"-j{min(os.cpu_count() or 2, 2)}"], tree, make_env)
+    source.make(tree, make_env)
     # sysconfig records the build directory (a random temporary path): fix it, so rebuilds are identical.
     for data in tree.glob("build/lib.*/_sysconfigdata_*.py"):
         data.write_text(data.read_text().replace(str(work), BUILD_PATH))

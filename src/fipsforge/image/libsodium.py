@@ -16,7 +16,6 @@ new implementation and produces bytes.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -146,7 +145,7 @@ def _build_into(
     # Debian's orig tarball is the git tree, without a configure script (its packaging runs dh_autoreconf).
     source.run(["autoreconf", "-fi"], tree, make_env)
     source.run(configure, tree, make_env)
-    source.run(["make", f"-j{min(os.cpu_count() or 2, 2)}"], tree, make_env)
+    source.make(tree, make_env)
     installed = work / "installed"
     source.run(["make", "install", f"DESTDIR={installed}"], tree, make_env)
     staging = entry / "rootfs"

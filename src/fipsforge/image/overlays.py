@@ -69,8 +69,8 @@ def _libsodium(root: AptRoot, stack: StackBuild) -> Overlay:
     return libsodium_overlay(build_libsodium(root, stack))
 
 
-# Spec field → what it builds against the stack (each module imported only when a spec asks for it).
-SOURCE_BUILDS: dict[str, Callable[[AptRoot, StackBuild], Overlay]] = {
+# `spec.SOURCE_BUILDS` field → what it builds against the stack (each module imported only when asked).
+SOURCE_BUILD_OVERLAYS: dict[str, Callable[[AptRoot, StackBuild], Overlay]] = {
     "cpython": _cpython,
     "libsodium": _libsodium,
 }
@@ -83,8 +83,7 @@ def spec_overlays(spec: ImageSpec, root: AptRoot, say: Callable[[str], None]) ->
     say("FIPS stack")
     stack = build_stack()
     overlays = [stack_overlay(stack)]
-    for field, build in SOURCE_BUILDS.items():
-        if getattr(spec, field):
-            say(field)
-            overlays.append(build(root, stack))
+    for build in spec.source_builds:
+        say(build)
+        overlays.append(SOURCE_BUILD_OVERLAYS[build](root, stack))
     return overlays

@@ -28,7 +28,7 @@ from fipsforge.image.spec import ImageSpec
 
 # Debian packages whose files our stack provides instead (libssl/libcrypto, the providers, the CLI).
 STACK_REPLACES = ("libssl3t64", "openssl", "openssl-provider-fips", "openssl-provider-legacy")
-# Debian's packages replaced by fipsforge's own builds, when a spec asks for them.
+# Debian's packages replaced by fipsforge's own builds (`spec.SOURCE_BUILDS`), when a spec asks for them.
 SOURCE_BUILD_REPLACES = {
     "cpython": ("python3.13", "python3.13-minimal", "libpython3.13-stdlib", "libpython3.13-minimal"),
     "libsodium": ("libsodium23",),
@@ -168,13 +168,11 @@ def resolve(spec: ImageSpec, root: AptRoot) -> Resolution:
         raise FipsforgeError(f"packages: apt cannot resolve them: {errors[-1] if errors else done.stderr}")
     chosen = [m.groups() for m in map(_INST.match, done.stdout.splitlines()) if m]
     replaced.update(dict.fromkeys(spec.exclude, "excluded by the spec"))
-    for build, replaces in SOURCE_BUILD_REPLACES.items():
-        if getattr(spec, build):
-            if not any(name in replaces for name, _version, _arch in chosen):
-                raise FipsforgeError(
-                    f"{build}: true, but no package of the image needs {', '.join(replaces)}"
-                )
-            replaced.update(dict.fromkeys(replaces, f"fipsforge {build} build"))
+    for build in spec.source_builds:
+        replaces = SOURCE_BUILD_REPLACES[build]
+        if not any(name in replaces for name, _version, _arch in chosen):
+            raise FipsforgeError(f"{build}: true, but no package of the image needs {', '.join(replaces)}")
+        replaced.update(dict.fromkeys(replaces, f"fipsforge {build} build"))
     keep = [(name, version) for name, version, _arch in chosen if name not in replaced]
     stanzas = {(p["Package"], p["Version"]): p for p in show(root, [f"{n}={v}" for n, v in keep])}
     packages = [deb_package(stanzas[key]) for key in sorted(keep)]

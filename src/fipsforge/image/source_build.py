@@ -28,15 +28,15 @@ LIBDIR = "usr/lib/x86_64-linux-gnu"
 class SourceBuild:
     """One source package's build: its files, their digests, and a log, for the steps to share."""
 
-    def __init__(self, package: str, version: str, files: dict[str, Path], log: Path) -> None:
+    def __init__(
+        self, package: str, version: str, files: dict[str, Path], sources: dict[str, str], log: Path
+    ) -> None:
         self.package = package
         self.version = version
         self.files = files
+        self.sources = sources
+        """File name → SHA-256, as the cache key hashed them (computed once: the tarballs are large)."""
         self.log = log
-
-    @property
-    def sources(self) -> dict[str, str]:
-        return source_digests(self.files)
 
     def run(self, command: list[str], cwd: Path, env: dict[str, str]) -> None:
         """Run one build step, its output appended to the log; a failure names the log and its last line."""
@@ -49,6 +49,10 @@ class SourceBuild:
             raise FipsforgeError(
                 f"{command[0]} failed (exit {done.returncode}) building {self.package}, see {self.log}: {tail}"
             )
+
+    def make(self, tree: Path, env: dict[str, str]) -> None:
+        """`make` on both cores (the machines this runs on have two)."""
+        self.run(["make", f"-j{min(os.cpu_count() or 2, 2)}"], tree, env)
 
     def extract(self, work: Path, env: dict[str, str]) -> Path:
         """The source tree with Debian's patches applied (dpkg-source; apt already checked the files)."""
@@ -119,7 +123,8 @@ def build_from_source(
     The key hashes the recipe, the source files and the stack's compile key. An entry without a manifest
     is rebuilt, and a failed build leaves nothing (the entry is staged and renamed)."""
     files = fetch_source(root, package, version)
-    inputs = {**recipe, "sources": source_digests(files), "stack": stack_key}
+    sources = source_digests(files)
+    inputs = {**recipe, "sources": sources, "stack": stack_key}
     key = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:24]
     entry = cache_root() / kind / key
     if not (entry / "manifest.json").is_file():
@@ -127,7 +132,7 @@ def build_from_source(
         logs.mkdir(parents=True, exist_ok=True)
         log = logs / f"{kind}-{key}.log"
         log.write_text("")
-        source = SourceBuild(package, version, files, log)
+        source = SourceBuild(package, version, files, sources, log)
         with atomic_dir(entry) as staging_entry, tempfile.TemporaryDirectory(prefix=f".{kind}-") as scratch:
             work = Path(scratch)
             steps(source, source.extract(work, build_env()), staging_entry, work, key)

@@ -17,6 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 from fipsforge.errors import FipsforgeError
 
 BUILTIN_SPECS = ("openssl", "python", "node", "php", "curl", "nginx", "haproxy", "valkey", "postgresql")
+SOURCE_BUILDS = ("cpython", "libsodium")
+"""Spec fields (booleans) that ask for one of fipsforge's own builds of a Debian source package."""
 ALWAYS_INSTALLED = ("base-files",)
 """In every image, listed or not: base-files makes the merged-usr links (`/lib64` holds the ELF loader)."""
 _PACKAGE = r"^[a-z0-9][a-z0-9+.-]+$"
@@ -87,8 +89,8 @@ class ImageSpec(BaseModel):
         for index, package in enumerate(self.exclude):
             if not _valid_package(package):
                 raise FipsforgeError(f"exclude.{index}: not a Debian package name: {package!r}")
-        for build in ("cpython", "libsodium"):
-            if getattr(self, build) and not self.fips_stack:
+        for build in self.source_builds:
+            if not self.fips_stack:
                 raise FipsforgeError(f"{build}: fipsforge's {build} build needs fips_stack: true")
         for target in self.files:
             if not target.startswith("/") or ".." in Path(target).parts or target.rstrip("/") == "":
@@ -97,6 +99,11 @@ class ImageSpec(BaseModel):
         for name in names:
             if names.count(name) > 1:
                 raise FipsforgeError(f"services: the name {name!r} is used twice")
+
+    @property
+    def source_builds(self) -> list[str]:
+        """The source builds this spec asks for, in `SOURCE_BUILDS` order."""
+        return [build for build in SOURCE_BUILDS if getattr(self, build)]
 
     @property
     def install(self) -> list[str]:
@@ -168,9 +175,8 @@ def stock_control_text(text: str) -> str:
     (they link the stack). What every catalog image is compared against."""
     if "fips_stack: true" not in text:
         raise FipsforgeError("the spec has no 'fips_stack: true' line to make a stock control of")
-    lines = [
-        line for line in text.splitlines(True) if line.strip() not in ("cpython: true", "libsodium: true")
-    ]
+    asked = {f"{build}: true" for build in SOURCE_BUILDS}
+    lines = [line for line in text.splitlines(True) if line.strip() not in asked]
     return "".join(lines).replace("fips_stack: true", "fips_stack: false")
 
 

@@ -105,3 +105,13 @@ def test_run_statistics_match_a_plain_count(values: list[int]) -> None:
 def test_run_reference_counts_runs() -> None:
     # Negative control for the reference itself: a known sequence of flags.
     assert _runs(np.array([1, 1, 0, 1, 1, 1, 0, 0])) == (4, 3)
+
+
+def test_one_worker_with_a_seed_counts_the_same_every_time() -> None:
+    # Several rows finish together once only the cheap statistics are open; they must be counted in
+    # the order they were drawn, or a statistic that closes among them gets different counts.
+    data = uniform(8000, 8, 21)
+    runs = [iid.permutation_tests(data, 60, seed=5, workers=1) for _ in range(4)]
+    assert all(run == runs[0] for run in runs)
+    # Negative control: the counts do depend on the permutations drawn.
+    assert iid.permutation_tests(data, 60, seed=6, workers=1) != runs[0]

@@ -284,6 +284,7 @@ def permutation_tests(
     done = 0
     submitted = 0
     in_flight: set[Future[np.ndarray]] = set()
+    submission: dict[Future[np.ndarray], int] = {}
     with ThreadPoolExecutor(max_workers=threads) as pool:
         while done < permutations and active.any():
             # Keep every core busy: one permutation per thread while bzip2 (compression) is still
@@ -292,10 +293,14 @@ def permutation_tests(
             depth = threads if active[18] else 4 * threads
             while len(in_flight) < depth and submitted < permutations:
                 stream = int(rng.integers(0, 2**63))
-                in_flight.add(pool.submit(permuted, stream, active.copy()))
+                future = pool.submit(permuted, stream, active.copy())
+                in_flight.add(future)
+                submission[future] = submitted
                 submitted += 1
             finished, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
-            for future in finished:
+            # Rows that finished together are counted in the order they were drawn (a set has no
+            # order), so that one worker with a seed gives the same counts every time.
+            for future in sorted(finished, key=submission.__getitem__):
                 row = future.result()
                 if done >= permutations or not active.any():
                     break

@@ -57,3 +57,19 @@ def test_negative_control_brute_force_sees_a_changed_symbol() -> None:
     changed = data.copy()
     changed[250] ^= 1
     assert brute_force(data) != brute_force(changed)
+
+
+@pytest.mark.parametrize("top_bits", [64, 63, 40, 8, 0])
+def test_radix_sort_orders_windows_as_numpy_does(top_bits: int) -> None:
+    # Keys with zero top bits (narrow windows) leave whole byte passes out; the order must not change.
+    rng = np.random.default_rng(top_bits)
+    keys = rng.integers(0, 2**63, 20_000, dtype=np.int64).astype(np.uint64) << np.uint64(1)
+    keys |= rng.integers(0, 2, 20_000).astype(np.uint64)
+    keys = keys >> np.uint64(64 - top_bits) if top_bits else np.zeros_like(keys)
+    keys[::7] = keys[0]  # repeated keys
+    assert np.array_equal(_kernels.radix_sorted(keys), np.sort(keys))
+    # Negative control: the comparison sees a single swapped pair.
+    wrong = np.sort(keys)
+    if wrong[0] != wrong[-1]:
+        wrong[[0, -1]] = wrong[[-1, 0]]
+        assert not np.array_equal(_kernels.radix_sorted(keys), wrong)

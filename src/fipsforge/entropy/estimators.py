@@ -285,7 +285,7 @@ def _adjacent_lcp_by_windows(data: np.ndarray) -> np.ndarray | None:
     if n <= per_key:
         return None
     keys = kernels().window_keys(data, width)
-    full = np.sort(keys[: n - per_key + 1])  # numpy's vectorised sort: 3-4x a bucketed one here
+    full = kernels().radix_sorted(keys[: n - per_key + 1])
     short = keys[n - per_key + 1 :]
     short_lengths = np.arange(per_key - 1, 0, -1, dtype=np.int64)
     where = np.searchsorted(full, short, side="left")

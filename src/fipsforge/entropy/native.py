@@ -58,6 +58,7 @@ EXPORTS: dict[str, Export] = {
     "compression_g": Export("_kernels", "compression_g", "f8", ("f8", "i8", "i8")),
     "tuple_statistics": Export("_kernels", "tuple_statistics", "UniTuple(i8[::1], 2)", (I8A,)),
     "window_keys": Export("_kernels", "window_keys", "u8[::1]", (U1, "i8")),
+    "radix_sorted": Export("_kernels", "radix_sorted", "u8[::1]", ("u8[]",)),
     "adjacent_lcp_of_windows": Export(
         "_kernels", "adjacent_lcp_of_windows", "Tuple((i8[::1], b1))", ("u8[]", "u8[]", I8A, I8A, "i8")
     ),

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import random
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -85,9 +87,23 @@ RUN_CLI = (
 )
 
 
-def test_a_subcommands_help_imports_neither_its_work_nor_pydantic() -> None:
+def test_a_subcommands_help_imports_neither_its_work_nor_pydantic(tmp_path: Path) -> None:
     statement = RUN_CLI.format(argv=["entropy", "assess", "--help"])
     assert imported_after(statement, ["numba", "fipsforge.entropy.estimators", "pydantic"]) == []
-    # Negative control: running the command for real (on a missing file) imports the estimators.
-    statement = RUN_CLI.format(argv=["entropy", "assess", "/nonexistent/samples.bin"])
-    assert imported_after(statement, ["fipsforge.entropy.estimators"]) == ["fipsforge.entropy.estimators"]
+    # Negative control: running the command for real imports the estimators of the track it runs.
+    samples = tmp_path / "bits.bin"
+    rng = random.Random(1)
+    samples.write_bytes(bytes(rng.getrandbits(1) for _ in range(10_000)))
+    track = ["fipsforge.entropy.estimators", "fipsforge.entropy.noniid", "fipsforge.entropy.iid"]
+    statement = RUN_CLI.format(argv=["entropy", "assess", str(samples), "--json"])
+    assert imported_after(statement, track) == track[:2]
+
+
+def test_json_output_needs_no_rich() -> None:
+    # `--json` commands print through fipsforge.console without drawing: rich stays unimported.
+    assert imported_after("from fipsforge.console import print_json\nprint_json({'a': 1})", ["rich"]) == []
+    # Negative control: the first use of the stderr console imports it, and progress bars draw on it.
+    statement = (
+        "from fipsforge.console import progress, stderr_console\nassert progress().console is stderr_console"
+    )
+    assert imported_after(statement, ["rich"]) == ["rich"]

@@ -741,11 +741,11 @@ def _mmc_binary_order(
             present = v != 0
             found |= U64(present) << U64(t & 63)
             hit |= U64(present & ((zeros <= ones) == (s == 1))) << U64(t & 63)
-            if capped:  # only orders with more possible entries than the cap test it
+            if capped:  # only orders with more possible entries than the cap test it, without branches
                 seen = ones if s == 1 else zeros
-                if seen != 0 or entries < max_entries:
-                    table[at] = v + (np.int64(1) << (32 * s))
-                    entries += seen == 0
+                count = np.int64((seen != 0) | (entries < max_entries))
+                table[at] = v + (count << (32 * s))
+                entries += count & np.int64(seen == 0)
             else:
                 table[at] = v + (np.int64(1) << (32 * s))
             pattern = (pattern << 1) | s
@@ -762,8 +762,14 @@ def multi_mmc_binary(bits: np.ndarray, max_entries: int) -> tuple[int, int]:
     runs one order at a time over the whole input (no branches on the data, the order's table hot in
     cache) and keeps, per step, its presence and hit bits. The second pass replays the scoreboard
     64 steps at a time, as `lag_predictor_binary` does: an order is predicting only when every shorter
-    context is present too, as in the reference loop, which stops at the first absent one."""
+    context is present too, as in the reference loop, which stops at the first absent one.
+
+    That the orders are independent needs a cap of at least 2^16 entries: then no order below the
+    top one (at most 2^16 entries) is ever full, so a context absent there is absent above too and
+    the reference's skipped lookups change no count."""
     depth = 16
+    if max_entries < 1 << 16:
+        raise ValueError("multi_mmc_binary: the orders are independent only with max_entries >= 2^16")
     n = bits.shape[0]
     words = (n + 63) // 64
     offsets = _binary_offsets(depth) // 2

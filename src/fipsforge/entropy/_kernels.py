@@ -383,6 +383,57 @@ def lag_predictor(data: np.ndarray) -> tuple[int, int]:
     return correct, longest
 
 
+@njit(inline="always")
+def _block_scoreboard(depth: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Scores, one block's hit masks, and the candidate list and flags, for `depth` predictors."""
+    return (
+        np.zeros(depth, dtype=np.int64),
+        np.zeros(depth, dtype=np.uint64),
+        np.zeros(depth, dtype=np.int64),
+        np.zeros(depth, dtype=np.bool_),
+    )
+
+
+@njit(inline="always")
+def _block_candidates(
+    hits: np.ndarray, score: np.ndarray, high: int, candidate: np.ndarray, is_candidate: np.ndarray
+) -> int:
+    """Of predictors with these hit masks for a block of 64 steps, those that could reach the high
+    score within the block (listed in `candidate`, in order); returns how many."""
+    count = 0
+    for o in range(hits.shape[0]):
+        pc = _popcount64(hits[o])
+        is_candidate[o] = pc > 0 and score[o] + pc >= high
+        if is_candidate[o]:
+            candidate[count] = o
+            count += 1
+    return count
+
+
+@njit(inline="always")
+def _step_candidates(
+    hits: np.ndarray, j: int, candidate: np.ndarray, count: int, score: np.ndarray, high: int, winner: int
+) -> tuple[int, int]:
+    """Step j of the block for the candidates only: score each hit; the last predictor (in order) to
+    reach the high score becomes the winner. Returns (high score, winner)."""
+    for c in range(count):
+        o = candidate[c]
+        if (hits[o] >> U64(j)) & U64(1):
+            score[o] += 1
+            if score[o] >= high:
+                high = score[o]
+                winner = o
+    return high, winner
+
+
+@njit(inline="always")
+def _settle_block(hits: np.ndarray, score: np.ndarray, is_candidate: np.ndarray) -> None:
+    """The block's end for the predictors that were not stepped: add their hits at once."""
+    for o in range(hits.shape[0]):
+        if not is_candidate[o]:
+            score[o] += _popcount64(hits[o])
+
+
 @_jit
 def lag_predictor_binary(bits: np.ndarray) -> tuple[int, int]:
     """§6.3.8 with D = 128 on binary data, 64 steps at a time.
@@ -397,10 +448,7 @@ def lag_predictor_binary(bits: np.ndarray) -> tuple[int, int]:
     words = np.zeros((n + 63) // 64 + 2, dtype=np.uint64)
     for t in range(n):
         words[t >> 6] |= U64(bits[t]) << U64(t & 63)
-    score = np.zeros(depth, dtype=np.int64)
-    hits = np.zeros(depth, dtype=np.uint64)
-    candidate = np.zeros(depth, dtype=np.int64)
-    is_candidate = np.zeros(depth, dtype=np.bool_)
+    score, hits, candidate, is_candidate = _block_scoreboard(depth)
     high = 0
     winner = 0
     correct = 0
@@ -411,7 +459,6 @@ def lag_predictor_binary(bits: np.ndarray) -> tuple[int, int]:
         steps = min(64, n - t0)
         step_mask = ~U64(0) if steps == 64 else (U64(1) << U64(steps)) - U64(1)
         current = words[block]
-        count = 0
         for o in range(depth):
             start = t0 - o - 1  # position compared with step t0
             if start >= 0:
@@ -425,33 +472,17 @@ def lag_predictor_binary(bits: np.ndarray) -> tuple[int, int]:
                 shift = -start
                 if shift >= 64:
                     hits[o] = U64(0)
-                    is_candidate[o] = False
                     continue
                 other = words[0] << U64(shift)
                 valid = step_mask & ~((U64(1) << U64(shift)) - U64(1))
-            h = ~(current ^ other) & valid
-            hits[o] = h
-            pc = _popcount64(h)
-            if pc > 0 and score[o] + pc >= high:
-                candidate[count] = o
-                count += 1
-                is_candidate[o] = True
-            else:
-                is_candidate[o] = False
+            hits[o] = ~(current ^ other) & valid
+        count = _block_candidates(hits, score, high, candidate, is_candidate)
         for j in range(steps):
             t = t0 + j
             if t >= 1:
                 correct, run, longest = _tally(bits[t] == bits[t - winner - 1], correct, run, longest)
-            for c in range(count):
-                o = candidate[c]
-                if (hits[o] >> U64(j)) & U64(1):
-                    score[o] += 1
-                    if score[o] >= high:
-                        high = score[o]
-                        winner = o
-        for o in range(depth):
-            if not is_candidate[o]:
-                score[o] += _popcount64(hits[o])
+            high, winner = _step_candidates(hits, j, candidate, count, score, high, winner)
+        _settle_block(hits, score, is_candidate)
     return correct, longest
 
 
@@ -780,11 +811,8 @@ def multi_mmc_binary(bits: np.ndarray, max_entries: int) -> tuple[int, int]:
         _mmc_binary_order(
             bits, d, table[offsets[d] : offsets[d + 1]], max_entries, found_words[d], hit_words[d]
         )
-    score = np.zeros(depth, dtype=np.int64)
+    score, hits, candidate, is_candidate = _block_scoreboard(depth)
     found = np.zeros(depth, dtype=np.uint64)
-    hits = np.zeros(depth, dtype=np.uint64)
-    candidate = np.zeros(depth, dtype=np.int64)
-    is_candidate = np.zeros(depth, dtype=np.bool_)
     high = 0
     winner = 0
     correct = 0
@@ -793,33 +821,17 @@ def multi_mmc_binary(bits: np.ndarray, max_entries: int) -> tuple[int, int]:
     for block in range(words):
         t0 = block * 64
         chain = ~U64(0)
-        count = 0
         for d in range(depth):
             chain &= found_words[d, block]
             found[d] = chain
-            h = hit_words[d, block] & chain
-            hits[d] = h
-            pc = _popcount64(h)
-            if pc > 0 and score[d] + pc >= high:
-                candidate[count] = d
-                count += 1
-                is_candidate[d] = True
-            else:
-                is_candidate[d] = False
+            hits[d] = hit_words[d, block] & chain
+        count = _block_candidates(hits, score, high, candidate, is_candidate)
         for j in range(max(0, 2 - t0), min(64, n - t0)):
             if (found[winner] >> U64(j)) & U64(1):
                 hit = (hits[winner] >> U64(j)) & U64(1) != U64(0)
                 correct, run, longest = _tally(hit, correct, run, longest)
-            for c in range(count):
-                d = candidate[c]
-                if (hits[d] >> U64(j)) & U64(1):
-                    score[d] += 1
-                    if score[d] >= high:
-                        high = score[d]
-                        winner = d
-        for d in range(depth):
-            if not is_candidate[d]:
-                score[d] += _popcount64(hits[d])
+            high, winner = _step_candidates(hits, j, candidate, count, score, high, winner)
+        _settle_block(hits, score, is_candidate)
     return correct, longest
 
 

@@ -3,7 +3,7 @@
 Statistic indices follow the reference tool's order: 0 excursion, 1 number of directional runs,
 2 length of directional runs, 3 number of increases/decreases, 4 number of runs based on the median,
 5 length of runs based on the median, 6 average collision, 7 maximum collision, 8-12 periodicity
-(lags 1, 2, 8, 16, 32), 13-17 covariance (same lags), 18 compression (computed in Python with bz2).
+(lags 1, 2, 8, 16, 32), 13-17 covariance (same lags), 18 compression (`bzip2_size`).
 """
 
 # Inside compiled kernels Python ints and numpy int64 scalars are the same machine type:

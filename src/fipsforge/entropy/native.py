@@ -1,6 +1,6 @@
 """The SP 800-90B kernels compiled ahead of time into one extension module: no numba at run time.
 
-`_kernels` and `_iid_kernels` are numba functions. JIT-compiled, even from numba's on-disk cache, a
+The kernel modules (`KERNEL_MODULES`) hold numba functions. JIT-compiled, even from numba's on-disk cache, a
 process pays about 0.8 s before the first kernel runs (importing numba, then its typing and lowering
 registries on the first call) and then links each cached kernel as it is first called (0.01-0.6 s
 each: measured 1-3 s of CPU for the 8-bit non-IID track). Compiled ahead of time with numba's `pycc` (same source, same LLVM
@@ -8,7 +8,7 @@ code generation, for this host's CPU), the kernels are a plain CPython extension
 under a millisecond and releases the GIL like the `nogil` JIT kernels.
 
 The module is built once per kernel source (`python -m fipsforge.entropy.warm`, run by
-`scripts/bootstrap.sh`) into the cache directory, named by a hash of everything it depends on: both
+`scripts/bootstrap.sh`) into the cache directory, named by a hash of everything it depends on: the
 kernel sources, the export table below, numpy's and Python's versions and this CPU. Where no module
 matches (no C compiler, or sources changed since), `kernels()` falls back to the JIT functions.
 
@@ -34,7 +34,8 @@ from fipsforge.fsutil import cache_root
 
 HERE = Path(__file__).resolve().parent
 # What the compiled code depends on, besides the export table below.
-SOURCES = ("_kernels.py", "_iid_kernels.py", "_iid_layout.py")
+KERNEL_MODULES = ("_kernels", "_iid_kernels", "_bzip2_kernels")
+SOURCES = (*(f"{name}.py" for name in KERNEL_MODULES), "_iid_layout.py")
 FORMAT = 1  # bump when the way the module is built changes
 
 
@@ -74,9 +75,19 @@ EXPORTS: dict[str, Export] = {
     "decimal_text": Export("_iid_kernels", "decimal_text", "u1[::1]", (U1,)),
     "shuffle_u1": Export("_iid_kernels", "shuffle", "none", ("u1[]!", "u8")),
     "shuffle_u2": Export("_iid_kernels", "shuffle", "none", ("u2[]!", "u8")),
+    "bzip2_runs_and_blocks": Export(
+        "_bzip2_kernels", "bzip2_runs_and_blocks", "Tuple((u1[::1], i8[::1]))", (U1, "i8")
+    ),
+    "bzip2_rotation_order": Export("_bzip2_kernels", "bzip2_rotation_order", "b1", (U1, "i4[]!")),
+    "bzip2_block_bits": Export("_bzip2_kernels", "bzip2_block_bits", "i8", (U1, "i4[]")),
 }
 # Kernels with one export per element type of their first argument.
 BY_DTYPE = {"shuffle": ("shuffle_u1", "shuffle_u2")}
+
+
+def kernel_modules() -> dict[str, ModuleType]:
+    """The numba kernel modules by name (importing them imports numba)."""
+    return {name: importlib.import_module(f"fipsforge.entropy.{name}") for name in KERNEL_MODULES}
 
 
 def numba_signature(export: Export) -> str:
@@ -166,7 +177,7 @@ def _wrap(function: Callable[..., Any], export: Export) -> Callable[..., Any]:
 
 
 class Kernels:
-    """The kernels by their `_kernels` / `_iid_kernels` names, compiled ahead of time when built."""
+    """The kernels by their names in the kernel modules, compiled ahead of time when built."""
 
     def __init__(self, module: ModuleType | None) -> None:
         self.module = module
@@ -174,9 +185,7 @@ class Kernels:
         self._functions: dict[str, Callable[..., Any]] = {}
 
     def _jit(self, name: str) -> Callable[..., Any]:
-        from fipsforge.entropy import _iid_kernels, _kernels
-
-        for module in (_kernels, _iid_kernels):
+        for module in kernel_modules().values():
             if hasattr(module, name):
                 found: Callable[..., Any] = getattr(module, name)
                 return found

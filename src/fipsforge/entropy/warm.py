@@ -1,6 +1,6 @@
 """Compile the SP 800-90B kernels once, so no assessment pays for it.
 
-Two compiled forms of the same kernels (`_kernels`, `_iid_kernels`):
+Two compiled forms of the same kernels (`native.KERNEL_MODULES`):
 - the ahead-of-time extension module (`native`), which assessments use: it imports no numba, so a
   process starts about 0.8 s sooner. It lives in the cache directory, named by a hash of the kernel
   sources, numpy, Python and this CPU.
@@ -33,9 +33,7 @@ from fipsforge.entropy import native
 def _dispatchers() -> list[object]:
     from numba.core.registry import CPUDispatcher
 
-    from fipsforge.entropy import _iid_kernels, _kernels
-
-    found = [obj for module in (_kernels, _iid_kernels) for obj in vars(module).values()]
+    found = [obj for module in native.kernel_modules().values() for obj in vars(module).values()]
     # Inlined helpers (njit without cache) have a null cache; they live inside their callers' code.
     return [obj for obj in found if isinstance(obj, CPUDispatcher) and hasattr(obj._cache, "_cache_path")]  # type: ignore[attr-defined]
 
@@ -57,9 +55,7 @@ def is_cold() -> bool:
 def compile_all() -> None:
     """Compile every JIT kernel for the signatures the ahead-of-time module exports (the types the
     estimators pass); the helpers they call compile and cache with them."""
-    from fipsforge.entropy import _iid_kernels, _kernels
-
-    modules = {"_kernels": _kernels, "_iid_kernels": _iid_kernels}
+    modules = native.kernel_modules()
     for export in native.EXPORTS.values():
         getattr(modules[export.module], export.function).compile(native.numba_signature(export))
 
@@ -89,16 +85,14 @@ def build(target: Path | None = None) -> Path:
     """Compile every export of `native.EXPORTS` into the extension module for the current sources,
     for this CPU; returns its path. Built in a private directory and renamed into place, so
     concurrent builds do not collide."""
-    from fipsforge.entropy import _iid_kernels, _kernels
-
-    modules = {"_kernels": _kernels, "_iid_kernels": _iid_kernels}
+    modules = native.kernel_modules()
     name = native.module_name(native.build_key())
     target = target or native.directory()
     target.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target, prefix=".build-") as staging, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pycc's pending-deprecation notice
         pycc: Any = importlib.import_module("numba.pycc")
-        cc = pycc.CC(name, source_module=_kernels)
+        cc = pycc.CC(name, source_module=modules["_kernels"])
         cc.output_dir = staging
         cc.target_cpu = "host"
         for export_name, export in native.EXPORTS.items():

@@ -116,9 +116,56 @@ def test_negative_control_level_changes_the_split() -> None:
 def test_rotation_order_gives_up_on_periodic_text() -> None:
     """Where the prefix-suffix tail outgrows its budget the kernel says so instead of guessing."""
     block = np.frombuffer(b"01" * 5_000, dtype=np.uint8).copy()
-    assert not bk.bzip2_rotation_order(block, divsufsort(block))
+    assert not bk.bzip2_rotation_order(block, divsufsort(block), block.shape[0])
     random_block = np.random.default_rng(1).integers(0, 3, 10_000, dtype=np.uint8)
     order = divsufsort(random_block)
-    assert bk.bzip2_rotation_order(random_block, order)
+    assert bk.bzip2_rotation_order(random_block, order, 10_000)
     rotations = sorted(range(10_000), key=lambda i: random_block[i:].tobytes() + random_block[:i].tobytes())
     assert order.tolist() == rotations
+
+
+def _bwt(block: np.ndarray, order: np.ndarray) -> bytes:
+    return bytes(block[(order.astype(np.int64) - 1) % block.shape[0]])
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_token_sort_gives_the_rotation_order(seed: int) -> None:
+    """Decimal text cut anywhere (blocks start and end inside numbers): the order built from the token
+    string's suffix array has the last column of the rotations sorted one by one."""
+    rng = np.random.default_rng(seed)
+    bits = int(rng.choice([1, 2, 3, 4, 8]))
+    text = kernels().decimal_text(rng.integers(0, 1 << bits, int(rng.integers(3, 3000)), dtype=np.uint8))
+    block = text[int(rng.integers(0, 4)) : text.shape[0] - int(rng.integers(0, 4))].copy()
+    tokens, _ = kernels().bzip2_tokens(block)
+    assert tokens.shape[0] > 0 or block.shape[0] < 8
+    order = bzip2_size.block_rotations(block)
+    assert sorted(order.tolist()) == list(range(block.shape[0]))
+    rotations = sorted(range(block.shape[0]), key=lambda i: block[i:].tobytes() + block[:i].tobytes())
+    assert _bwt(block, order) == _bwt(block, np.array(rotations))
+
+
+def test_token_sort_leaves_the_ends_to_the_rotation_fix_up() -> None:
+    """The partial numbers at both ends are not in the token order: without the fix-up the order
+    would be incomplete, so both steps are exercised."""
+    block = np.frombuffer(b"45 17 3 200 17 9 1 17 3 20", dtype=np.uint8).copy()
+    tokens, starts = kernels().bzip2_tokens(block)
+    assert tokens.shape[0] == 8 and starts[0] == 3
+    suffixes, known = kernels().bzip2_token_suffixes(block, tokens, starts, divsufsort(tokens))
+    assert 0 < known < block.shape[0]
+    placed = set(suffixes[:known].tolist())
+    assert {0, 1, 2}.isdisjoint(placed) and block.shape[0] - 1 not in placed
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b"12345 1 2 3 " * 50,  # a number longer than a token key
+        b"1 2 x 3 " * 50,  # a byte that is neither digit nor space
+        b" ".join(str(v).encode() for v in range(300)) + b" ",  # more than 256 distinct numbers
+    ],
+    ids=["long number", "other byte", "many numbers"],
+)
+def test_other_text_is_sorted_byte_by_byte(text: bytes) -> None:
+    block = np.frombuffer(text, dtype=np.uint8).copy()
+    assert kernels().bzip2_tokens(block)[0].shape[0] == 0
+    assert ours(text) == libbzip2_size(text)

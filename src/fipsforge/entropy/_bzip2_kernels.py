@@ -30,6 +30,10 @@ MAX_CODE_LENGTH = 17
 GREATER_COST = 15
 COST_BITS = 10  # a group's cost in one table is at most GROUP x MAX_CODE_LENGTH = 850 < 2^10
 COST_MASK = (1 << COST_BITS) - 1
+SPACE = 32
+TOKEN_DIGITS = 4  # longer numbers: the block is sorted byte by byte
+KEY_CHARACTERS = 8  # a token's text in one 32-bit key
+KEY_MASK = (1 << (4 * KEY_CHARACTERS)) - 1
 SUFFIX_TAIL = 1024  # problem suffixes handled by insertion; more falls back to a doubled sort
 
 
@@ -126,58 +130,47 @@ def _rotation_less(block: np.ndarray, a: int, b: int, budget: np.ndarray) -> int
 
 
 @_jit
-def bzip2_rotation_order(block: np.ndarray, suffixes: np.ndarray) -> bool:
-    """Reorder the block's suffix array, in place, into the order libbzip2 sorts its rotations.
+def bzip2_rotation_order(block: np.ndarray, suffixes: np.ndarray, known: int) -> bool:
+    """Complete the block's suffix order, in place, into the order libbzip2 sorts its rotations.
 
-    Two rotations sort like their suffixes unless one suffix is a prefix of the other. Such a suffix
-    sits just before the ones it prefixes in the suffix array, and if the suffix at j is one, so is the
-    one at j + 1: the problem suffixes are a tail of the block, usually a few dozen bytes. They are
-    taken out and put back where their rotations belong (equal rotations give the same output in any
+    `suffixes[:known]` holds some of the block's positions in suffix order; the array has room for
+    all of them, and the positions it lacks (at most a few dozen) are placed here. Two rotations sort
+    like their suffixes unless one suffix is a prefix of the other. Such a suffix sits just before the
+    ones it prefixes in the suffix array, and if the suffix at j is one, so is the one at j + 1: the
+    problem suffixes are a tail of the block, usually a few dozen bytes. They and the missing
+    positions are put where their rotations belong (equal rotations give the same output in any
     order). Returns False, the array then undefined, when the tail or the comparisons grow past a
     budget, as on periodic text; the caller then sorts the doubled block instead."""
     n = block.shape[0]
-    tail = min(n, SUFFIX_TAIL)
-    rank = np.full(tail, -1, dtype=np.int64)
-    for r in range(n):
-        p = np.int64(suffixes[r])
-        if p >= n - tail:
-            rank[p - (n - tail)] = r
-    first = n
-    for j in range(n - 1, n - tail - 1, -1):
-        r = rank[j - (n - tail)]
-        if r + 1 >= n:
-            break
-        q = np.int64(suffixes[r + 1])
-        length = n - j
-        if n - q < length:
-            break
-        prefix = True
-        for t in range(length):
-            if block[j + t] != block[q + t]:
-                prefix = False
-                break
-        if not prefix:
-            break
-        first = j
-    if first == n:
-        return True
-    if first <= n - tail:
+    if n - known > SUFFIX_TAIL:
+        return False
+    present = np.zeros(n, dtype=np.bool_)
+    for r in range(known):
+        present[suffixes[r]] = True
+    missing = np.flatnonzero(~present)
+    first = _prefix_tail(block, suffixes, known, present, missing)  # kept ones from here on move too
+    if first < 0:
         return False
     kept = 0  # the other suffixes keep their order, packed to the front
-    for r in range(n):
+    for r in range(known):
         p = suffixes[r]
         if p < first:
             suffixes[kept] = p
             kept += 1
-    moved = n - first
+    moved = np.empty(n - kept, dtype=np.int64)
+    m = 0
+    for p in range(n):
+        if p >= first or not present[p]:
+            moved[m] = p
+            m += 1
     budget = np.full(1, 16 * n + 4096, dtype=np.int64)
-    slot = np.empty(moved, dtype=np.int64)
-    for m in range(moved):
+    slot = np.empty(n - kept, dtype=np.int64)
+    for m in range(n - kept):
         low = 0
         high = kept
         while low < high:
             middle = (low + high) // 2
-            less = _rotation_less(block, np.int64(suffixes[middle]), first + m, budget)
+            less = _rotation_less(block, np.int64(suffixes[middle]), moved[m], budget)
             if less < 0:
                 return False
             if less == 1:
@@ -186,35 +179,222 @@ def bzip2_rotation_order(block: np.ndarray, suffixes: np.ndarray) -> bool:
                 high = middle
         slot[m] = low
     # The moved rotations in (slot, rotation) order, by insertion: there are few of them.
-    ordered = np.arange(first, n, dtype=np.int64)
-    for a in range(1, moved):
-        p = ordered[a]
+    for a in range(1, n - kept):
+        p = moved[a]
+        at = slot[a]
         b = a - 1
         while b >= 0:
-            q = ordered[b]
-            if slot[q - first] < slot[p - first]:
+            if slot[b] < at:
                 break
-            if slot[q - first] == slot[p - first]:
-                less = _rotation_less(block, p, q, budget)
+            if slot[b] == at:
+                less = _rotation_less(block, p, moved[b], budget)
                 if less < 0:
                     return False
                 if less == 0:
                     break
-            ordered[b + 1] = q
+            moved[b + 1] = moved[b]
+            slot[b + 1] = slot[b]
             b -= 1
-        ordered[b + 1] = p
+        moved[b + 1] = p
+        slot[b + 1] = at
     # Merge from the back, so the kept suffixes move right in place.
     source = kept - 1
     target = n - 1
-    for m in range(moved - 1, -1, -1):
-        p = ordered[m]
-        while source >= slot[p - first]:
+    for m in range(n - kept - 1, -1, -1):
+        while source >= slot[m]:
             suffixes[target] = suffixes[source]
             target -= 1
             source -= 1
-        suffixes[target] = p
+        suffixes[target] = moved[m]
         target -= 1
     return True
+
+
+@_inline
+def _prefix_tail(
+    text: np.ndarray, suffixes: np.ndarray, known: int, present: np.ndarray, missing: np.ndarray
+) -> int:
+    """Where the suffixes that are proper prefixes of other suffixes begin (the text's length if there
+    are none), or -1 when they fill the window searched. They are a tail of the text: if the suffix at j
+    is a prefix of another, so is the one at j + 1. A suffix in `suffixes[:known]` is a prefix of
+    another there only if it is one of the next suffix in that order; the `missing` positions (not in
+    that order) are compared directly."""
+    n = text.shape[0]
+    window = min(n, SUFFIX_TAIL)
+    rank = np.full(window, -1, dtype=np.int64)
+    for r in range(known):
+        p = np.int64(suffixes[r])
+        if p >= n - window:
+            rank[p - (n - window)] = r
+    first: int = n
+    for j in range(n - 1, n - window - 1, -1):
+        if not present[j]:
+            continue
+        r = rank[j - (n - window)]
+        problem = r + 1 < known and _is_prefix(text, j, np.int64(suffixes[r + 1]))
+        for q in missing:
+            if problem or q >= j:
+                break
+            problem = _is_prefix(text, j, q)
+        if not problem:
+            return first
+        first = j
+    return first if window == n else -1
+
+
+@_inline
+def _is_prefix(text: np.ndarray, j: int, q: int) -> bool:
+    """Whether the suffix at j is a proper prefix of the suffix at q."""
+    n = text.shape[0]
+    length = n - j
+    if q == j or n - q < length:
+        return False
+    for t in range(length):  # noqa: SIM110 - a loop numba compiles without a generator
+        if text[j + t] != text[q + t]:
+            return False
+    return True
+
+
+@_jit
+def bzip2_tokens(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Decimal text as a string of tokens, one byte each: the block's whole tokens (up to four digits
+    and their space) between its first and last space, each as the rank of its text among the
+    distinct tokens, and where each token starts (one more entry: where the last one ends).
+
+    Each token ends in a space and the space sorts below every digit, so a suffix of tokens compares
+    as its text does, token by token; a suffix array of this string (a quarter to a half the length)
+    orders the text's suffixes that start at a token. Empty when the block is not such text, or has
+    more than 256 distinct tokens or fewer than two whole ones."""
+    n = block.shape[0]
+    none = (np.empty(0, dtype=np.uint8), np.empty(0, dtype=np.int64))
+    first = 0
+    while first < n and block[first] != SPACE:
+        first += 1
+    # Token id by digit count and value: index 10^0 + ... + 10^(d-1) + value for d digits.
+    offset = np.zeros(TOKEN_DIGITS + 2, dtype=np.int64)
+    for d in range(1, TOKEN_DIGITS + 2):
+        offset[d] = offset[d - 1] + 10 ** (d - 1)
+    ids = np.full(offset[TOKEN_DIGITS + 1], -1, dtype=np.int64)
+    key_of = np.empty(256, dtype=np.int64)
+    kinds = 0
+    token = np.empty(max(n - first, 0) + 1, dtype=np.int64)
+    starts = np.empty(max(n - first, 0) + 2, dtype=np.int64)
+    count = 0
+    digits = 0
+    value = 0
+    start = first + 1
+    for i in range(first + 1, n):
+        c = np.int64(block[i])
+        if c != SPACE:
+            if c < 48 or c > 57 or digits == TOKEN_DIGITS:
+                digits = TOKEN_DIGITS + 1  # not a token: fine in the tail, refused otherwise
+                continue
+            value = 10 * value + c - 48
+            digits += 1
+            continue
+        if digits > TOKEN_DIGITS:
+            return none
+        index = offset[digits] + value
+        if ids[index] < 0:
+            if kinds == 256:
+                return none
+            ids[index] = kinds
+            key_of[kinds] = _text_key(block, start, i + 1)
+            kinds += 1
+        token[count] = ids[index]
+        starts[count] = start
+        count += 1
+        start = i + 1
+        digits = 0
+        value = 0
+    if count < 2:
+        return none
+    starts[count] = start
+    rank_of = np.empty(kinds, dtype=np.int64)
+    rank_of[np.argsort(key_of[:kinds])] = np.arange(kinds)
+    ranks = np.empty(count, dtype=np.uint8)
+    for t in range(count):
+        ranks[t] = rank_of[token[t]]
+    return ranks, starts[: count + 1].copy()
+
+
+@_inline
+def _text_key(block: np.ndarray, start: int, end: int) -> int:
+    """block[start:end] packed 4 bits a character, first character highest, so that keys compare as
+    the texts do: 0 pads, 1 is the space, 2-11 the digits."""
+    key = 0
+    for i in range(start, end):
+        c = block[i]
+        key = (key << 4) | (1 if c == SPACE else c - 46)
+    return key << (4 * (KEY_CHARACTERS - (end - start)))
+
+
+@_jit
+def bzip2_token_suffixes(
+    block: np.ndarray, ranks: np.ndarray, starts: np.ndarray, token_suffixes: np.ndarray
+) -> tuple[np.ndarray, int]:
+    """The text's suffixes in order, from the suffix array of its token string: all but a few
+    positions, which `bzip2_rotation_order` places (it is told how many are known).
+
+    A suffix starting inside a token is the rest of that token (a text ending in a space, so no two
+    such rests are prefixes of one another) followed by a suffix of tokens. Suffixes therefore sort by
+    that rest first, then by the token suffix after it: positions are dealt into one bucket per rest,
+    visiting the token suffixes in order. Left for `bzip2_rotation_order`: the partial tokens at both
+    ends of the block, and the last tokens, whose order among the token suffixes holds only within
+    the token string (one token suffix being a prefix of another)."""
+    n = block.shape[0]
+    count = ranks.shape[0]
+    # Token suffixes from `settled` on may be prefixes of others: their preceding tokens are left out.
+    settled = _prefix_tail(
+        ranks, token_suffixes, count, np.ones(count, dtype=np.bool_), np.empty(0, dtype=np.int64)
+    )
+    if settled < 0:  # a periodic token string: the caller sorts the block byte by byte
+        return np.empty(n, dtype=np.int32), 0
+    placed_tokens = max(settled - 1, 0)  # tokens before settled - 1 precede a settled token suffix
+    # One bucket per distinct rest of a token (token rank, offset), ordered by the rest's text.
+    width = KEY_CHARACTERS
+    unused = np.int64(1) << 62
+    rest_key = np.full(256 * width, unused, dtype=np.int64)
+    length_of = np.zeros(256, dtype=np.int64)
+    tokens_of = np.zeros(256, dtype=np.int64)
+    for t in range(placed_tokens):
+        rank = np.int64(ranks[t])
+        tokens_of[rank] += 1
+        if length_of[rank] == 0:
+            length_of[rank] = starts[t + 1] - starts[t]
+            key = _text_key(block, starts[t], starts[t + 1])
+            for o in range(length_of[rank]):
+                rest_key[rank * width + o] = (key << (4 * o)) & KEY_MASK
+    order = np.argsort(rest_key)
+    bucket = np.empty(256 * width, dtype=np.int64)
+    buckets = 0
+    previous = -1
+    for i in order:
+        if rest_key[i] == unused:
+            break
+        if rest_key[i] != previous:
+            buckets += 1
+            previous = rest_key[i]
+        bucket[i] = buckets - 1
+    fill = np.zeros(buckets + 1, dtype=np.int64)
+    for rank in range(256):
+        for o in range(length_of[rank]):
+            fill[bucket[rank * width + o] + 1] += tokens_of[rank]
+    for b in range(buckets):
+        fill[b + 1] += fill[b]
+    known = fill[buckets]
+    out = np.empty(n, dtype=np.int32)
+    for r in range(count):
+        j = np.int64(token_suffixes[r])
+        t = j - 1
+        if t < 0 or t >= placed_tokens:
+            continue
+        base = np.int64(ranks[t]) * width
+        for o in range(starts[t + 1] - starts[t]):
+            b = bucket[base + o]
+            out[fill[b]] = starts[t] + o
+            fill[b] += 1
+    return out, known
 
 
 @_jit
@@ -324,7 +504,9 @@ def bzip2_block_bits(block: np.ndarray, order: np.ndarray) -> int:
     # moving one byte to the front is one pass over it without a data-dependent branch.
     symbols = np.empty(n + 1, dtype=np.uint16)
     frequency = np.zeros(alphabet, dtype=np.int64)
-    position = np.arange(in_use, dtype=np.int64)
+    lanes = (in_use + 15) // 16 * 16  # whole vectors of byte lanes; the spare lanes stay at 255
+    position = np.full(lanes, 255, dtype=np.uint8)
+    position[:in_use] = np.arange(in_use).astype(np.uint8)
     count = 0
     zeros = 0
     for i in range(n):
@@ -332,15 +514,16 @@ def bzip2_block_bits(block: np.ndarray, order: np.ndarray) -> int:
         if j < 0:
             j += n
         byte = seq[block[j]]
-        k = position[byte]
+        k = np.int64(position[byte])
         if k == 0:
             zeros += 1
             continue
         if zeros > 0:
             count = _zero_run(symbols, frequency, count, zeros)
             zeros = 0
-        for v in range(in_use):
-            position[v] += position[v] < k
+        below = np.uint8(k)
+        for v in range(lanes):
+            position[v] += np.uint8(position[v] < below)
         position[byte] = 0
         symbols[count] = k + 1
         frequency[k + 1] += 1

@@ -75,24 +75,23 @@ def _ordered_statistics(x: np.ndarray, products: np.ndarray, active: np.ndarray,
     """Directional runs (1-3) and periodicity (8-12) on x, covariance (13-17) on `products`."""
     m = x.shape[0]
     if active[1] or active[2] or active[3]:
-        # Written without branches on the data (random signs defeat branch prediction): a run's
-        # length is kept in `run` and folded into `longest` at every step, which gives the same maximum.
+        # Written without branches on the data (random signs defeat branch prediction): where the
+        # current run started is a select, and its length is folded into `longest` at every step.
+        # Each step's dependencies are one-cycle operations, not a multiply.
         count = 1 if m > 1 else 0
-        longest = 0
-        run = 1
+        longest = 1 if m > 1 else 0
+        start = 0
         ups = 0
         previous = m > 1 and x[0] <= x[1]
         ups += previous
         for i in range(1, m - 1):
             up = x[i] <= x[i + 1]
             ups += up
-            same = up == previous
-            count += not same
-            longest = max(longest, run)
-            run = run * same + 1
+            change = up != previous
+            count += change
+            start = i if change else start
+            longest = max(longest, i - start + 1)
             previous = up
-        if m > 1:
-            longest = max(longest, run)
         out[1] = count
         out[2] = longest
         out[3] = max(ups, m - 1 - ups)
@@ -138,18 +137,18 @@ def statistics(
     if active[4] or active[5]:
         cut = 0.5 if binary else median
         count = 1 if n > 0 else 0
-        longest = 0
-        run = 1
+        longest = 1 if n > 0 else 0
+        start = 0
         below = n > 0 and symbols[0] < cut
         for i in range(1, n):  # branch-free, as for the directional runs
             now = symbols[i] < cut
-            same = now == below
-            count += not same
-            longest = max(longest, run)
-            run = run * same + 1
+            change = now != below
+            count += change
+            start = i if change else start
+            longest = max(longest, i - start + 1)
             below = now
         out[4] = count
-        out[5] = max(longest, run) if n > 0 else 0
+        out[5] = longest
     if active[6] or active[7]:
         if binary:
             average, most = _collisions(group_bytes(symbols), 256)

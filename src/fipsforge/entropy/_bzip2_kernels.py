@@ -509,11 +509,13 @@ def bzip2_block_bits(block: np.ndarray, order: np.ndarray) -> int:
     position[:in_use] = np.arange(in_use).astype(np.uint8)
     count = 0
     zeros = 0
+    last = np.empty(n, dtype=np.uint8)  # the last column first: its random reads then overlap
     for i in range(n):
         j = order[i] - 1
-        if j < 0:
-            j += n
-        byte = seq[block[j]]
+        j += n * (j < 0)
+        last[i] = seq[block[j]]
+    for i in range(n):
+        byte = last[i]
         k = np.int64(position[byte])
         if k == 0:
             zeros += 1

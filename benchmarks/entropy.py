@@ -181,7 +181,7 @@ def compression_floor(path: Path, bits: int, compared: Compared) -> None:
             list(pool.map(lambda _: job(), range(2 * cores)))
             return (time.perf_counter() - start) / 2
 
-    block = 5 * 100_000 - 19
+    block = bzip2_size.block_bytes(5)
     blocks = [text[at : at + block].copy() for at in range(0, text.shape[0], block)]
     libbzip2 = per_call(lambda: bz2.compress(text.tobytes(), 5))
     exact = per_call(lambda: bzip2_size.compressed_size(text))

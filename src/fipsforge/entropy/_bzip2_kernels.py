@@ -22,7 +22,6 @@ from numba import njit
 _jit = njit(cache=True, nogil=True)
 _inline = njit(inline="always")
 
-STREAM_BITS = 32 + 48 + 32  # "BZh5", then the end-of-stream magic and the combined CRC
 BLOCK_HEADER_BITS = 48 + 32 + 1 + 24  # block magic, block CRC, "randomised" flag, origPtr
 GROUP = 50  # symbols coded with one table
 ITERATIONS = 4
@@ -151,6 +150,8 @@ def bzip2_rotation_order(block: np.ndarray, suffixes: np.ndarray, known: int) ->
     first = _prefix_tail(block, suffixes, known, present, missing)  # kept ones from here on move too
     if first < 0:
         return False
+    if first == n and known == n:  # nothing to move: suffix order is rotation order
+        return True
     kept = 0  # the other suffixes keep their order, packed to the front
     for r in range(known):
         p = suffixes[r]

@@ -19,6 +19,11 @@ from fipsforge.entropy.native import kernels
 STREAM_BITS = 32 + 48 + 32  # "BZh" and the level; the end-of-stream magic and the combined CRC
 
 
+def block_bytes(level: int = 5) -> int:
+    """How many bytes libbzip2 takes into a block (after its run-length stage) at `blockSize100k`."""
+    return 100_000 * level - 19
+
+
 def block_suffixes(block: np.ndarray) -> tuple[np.ndarray, int]:
     """Most of the block's suffixes in order, and how many: decimal text is sorted as a string of
     tokens (numbers with their space), a quarter to a half as long; other text byte by byte."""
@@ -43,7 +48,7 @@ def block_rotations(block: np.ndarray) -> np.ndarray:
 
 def compressed_size(text: np.ndarray, level: int = 5) -> int:
     """What `BZ2_bzBuffToBuffCompress` returns in `destLen` for `text` at `blockSize100k=level`."""
-    coded, ends = kernels().bzip2_runs_and_blocks(text, 100_000 * level - 19)
+    coded, ends = kernels().bzip2_runs_and_blocks(text, block_bytes(level))
     bits = STREAM_BITS
     start = 0
     for end in ends.tolist():

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import bz2
+import itertools
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -115,3 +117,65 @@ def test_one_worker_with_a_seed_counts_the_same_every_time() -> None:
     assert all(run == runs[0] for run in runs)
     # Negative control: the counts do depend on the permutations drawn.
     assert iid.permutation_tests(data, 60, seed=6, workers=1) != runs[0]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(1, 200), min_size=1, max_size=40), st.integers(0, 1))
+def test_word_at_a_time_runs_match_a_plain_count(lengths: list[int], first: int) -> None:
+    # Runs of chosen lengths, so that streaks span words, fill whole words and end on word edges.
+    flags = np.concatenate([np.full(length, (first + i) % 2, np.uint8) for i, length in enumerate(lengths)])
+    n = flags.shape[0]
+    buffer = ik._flag_buffer(n)
+    buffer[:n] = flags
+    count, longest, ones = ik._flag_runs(buffer, n)
+    assert (count, longest) == _runs(flags)
+    assert ones == int(flags.sum())
+
+
+def test_word_at_a_time_runs_ignore_flags_past_the_end() -> None:
+    buffer = ik._flag_buffer(64)
+    buffer[:] = 1
+    assert ik._flag_runs(buffer, 64) == (1, 64, 64)
+    buffer[63] = 0
+    assert ik._flag_runs(buffer, 63) == (1, 63, 63)  # the 64th flag is not read
+    assert ik._flag_runs(buffer, 64) == (2, 63, 63)  # negative control: read, it ends the run
+    assert ik._flag_runs(buffer, 0) == (0, 0, 0)
+
+
+def _permutation_counts(shuffle: Callable[[np.ndarray, int], None], seeds: int) -> np.ndarray:
+    counts: dict[tuple[int, ...], int] = {}
+    for seed in range(seeds):
+        values = np.arange(4, dtype=np.uint8)
+        shuffle(values, seed)
+        counts[tuple(values.tolist())] = counts.get(tuple(values.tolist()), 0) + 1
+    return np.array([counts.get(p, 0) for p in itertools.permutations(range(4))])
+
+
+def _uniform_p_value(counts: np.ndarray) -> float:
+    expected = counts.sum() / counts.shape[0]
+    return iid.chi_square_p_value(float(((counts - expected) ** 2 / expected).sum()), counts.shape[0] - 1)
+
+
+def test_shuffle_draws_every_permutation_alike() -> None:
+    ours = _permutation_counts(lambda values, seed: ik.shuffle(values, np.uint64(seed)), 24_000)
+    assert _uniform_p_value(ours) > 1e-4
+
+    def naive(values: np.ndarray, seed: int) -> None:  # swaps with any position: a known bias
+        rng = np.random.default_rng(seed)
+        for i in range(values.shape[0] - 1, 0, -1):
+            j = int(rng.integers(0, values.shape[0]))
+            values[i], values[j] = values[j], values[i]
+
+    assert _uniform_p_value(_permutation_counts(naive, 24_000)) < 1e-6  # negative control
+
+
+def test_shuffle_indices_are_unbiased_for_large_bounds() -> None:
+    # Below 3 * 2**30, multiply-shift alone maps two 32-bit draws to every index divisible by 3 and one
+    # to the others (half the draws land on a third of the indices); the rejection step evens that out.
+    bound = np.uint64(3 << 30)
+    draws = np.random.default_rng(8).integers(0, 1 << 32, 30_000, dtype=np.uint64)
+    indices = np.array([int(ik._below(d, bound, np.uint64(i))[0]) for i, d in enumerate(draws)])
+    assert indices.max() < int(bound)
+    assert abs(float(np.mean(indices % 3 == 0)) - 1 / 3) < 0.02
+    plain = (draws * bound) >> np.uint64(32)  # negative control: no rejection
+    assert abs(float(np.mean(plain % np.uint64(3) == 0)) - 1 / 2) < 0.02

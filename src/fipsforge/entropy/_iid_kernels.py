@@ -14,9 +14,15 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from fipsforge.entropy._bits import leading_zeros, popcount, trailing_zeros
 from fipsforge.entropy._iid_layout import LAGS, STATISTICS
 
 _jit = njit(cache=True, nogil=True)
+
+U64 = np.uint64
+ALL_ONES = U64(0xFFFFFFFFFFFFFFFF)
+# Eight 0/1 bytes of a little-endian word times this, shifted down 56, are one byte, first flag highest.
+GATHER_FLAGS = U64(0x8040201008040201)
 
 __all__ = ["LAGS", "STATISTICS"]
 
@@ -71,27 +77,70 @@ def _collisions(x: np.ndarray, k: int) -> tuple[float, int]:
 
 
 @_jit
+def _flag_buffer(n: int) -> np.ndarray:
+    """Room for n 0/1 flags, zero-filled up to whole 64-flag words."""
+    return np.zeros(max((n + 63) // 64, 1) * 64, dtype=np.uint8)
+
+
+@_jit
+def _flag_runs(flags: np.ndarray, n: int) -> tuple[int, int, int]:
+    """Runs of equal values in the first n 0/1 flags: (how many, the longest, how many flags are 1).
+
+    Works a 64-flag word at a time: flags packed first-highest, each compared with its successor, so
+    that a run is a streak of set bits in `same`; its count is a population count and the longest
+    streak comes from each word's leading, inner and trailing streaks."""
+    if n <= 0:
+        return 0, 0, 0
+    words = flags.shape[0] // 64
+    groups = flags.view(np.uint64)
+    packed = np.empty(words + 1, dtype=np.uint64)
+    for w in range(words):
+        word = U64(0)
+        for g in range(8):
+            word = (word << U64(8)) | ((groups[8 * w + g] * GATHER_FLAGS) >> U64(56))
+        packed[w] = word
+    packed[words] = U64(0)
+    ones = 0
+    changes = 0
+    longest_streak = 0
+    streak = 0
+    pairs = n - 1  # flag e and e + 1 are compared for e < n - 1; bit 63 - e % 64 of word e // 64
+    for w in range(words):
+        word = packed[w]
+        ones += int(popcount(word))
+        following = (word << U64(1)) | (packed[w + 1] >> U64(63))
+        same = ~(word ^ following)
+        left = pairs - 64 * w
+        if left < 64:
+            valid = U64(0) if left <= 0 else ALL_ONES << U64(64 - left)
+            same &= valid
+            changes += int(popcount(~same & valid))
+        else:
+            changes += int(popcount(~same))
+        if same == ALL_ONES:
+            streak += 64
+            continue
+        longest_streak = max(longest_streak, streak + int(leading_zeros(~same)))
+        inner = 0
+        rest = same
+        while rest != U64(0):  # each pass shortens every streak by one
+            rest &= rest << U64(1)
+            inner += 1
+        longest_streak = max(longest_streak, inner)
+        streak = int(trailing_zeros(~same))
+    longest_streak = max(longest_streak, streak)
+    return changes + 1, longest_streak + 1, ones
+
+
+@_jit
 def _ordered_statistics(x: np.ndarray, products: np.ndarray, active: np.ndarray, out: np.ndarray) -> None:
     """Directional runs (1-3) and periodicity (8-12) on x, covariance (13-17) on `products`."""
     m = x.shape[0]
     if active[1] or active[2] or active[3]:
-        # Written without branches on the data (random signs defeat branch prediction): where the
-        # current run started is a select, and its length is folded into `longest` at every step.
-        # Each step's dependencies are one-cycle operations, not a multiply.
-        count = 1 if m > 1 else 0
-        longest = 1 if m > 1 else 0
-        start = 0
-        ups = 0
-        previous = m > 1 and x[0] <= x[1]
-        ups += previous
-        for i in range(1, m - 1):
-            up = x[i] <= x[i + 1]
-            ups += up
-            change = up != previous
-            count += change
-            start = i if change else start
-            longest = max(longest, i - start + 1)
-            previous = up
+        flags = _flag_buffer(m - 1)
+        for i in range(m - 1):
+            flags[i] = x[i] <= x[i + 1]
+        count, longest, ups = _flag_runs(flags, m - 1)
         out[1] = count
         out[2] = longest
         out[3] = max(ups, m - 1 - ups)
@@ -126,27 +175,23 @@ def statistics(
     n = symbols.shape[0]
     binary = k == 2
     if active[0]:
-        running = 0.0
+        # An integer running sum: the reference's sum of doubles is exact below 2**53 and equal to it,
+        # and an integer add does not hold each step up for a floating add's latency.
+        running = 0
         best = 0.0
         for i in range(n):
             running += raw[i]
-            d = abs(running - (i + 1) * raw_mean)
+            d = abs(np.float64(running) - (i + 1) * raw_mean)
             if d > best:
                 best = d
         out[0] = best
     if active[4] or active[5]:
-        cut = 0.5 if binary else median
-        count = 1 if n > 0 else 0
-        longest = 1 if n > 0 else 0
-        start = 0
-        below = n > 0 and symbols[0] < cut
-        for i in range(1, n):  # branch-free, as for the directional runs
-            now = symbols[i] < cut
-            change = now != below
-            count += change
-            start = i if change else start
-            longest = max(longest, i - start + 1)
-            below = now
+        # Symbols are integers: below the median exactly when below its ceiling.
+        cut = np.uint8(np.ceil(0.5 if binary else median))
+        flags = _flag_buffer(n)
+        for i in range(n):
+            flags[i] = symbols[i] < cut
+        count, longest, _ = _flag_runs(flags, n)
         out[4] = count
         out[5] = longest
     if active[6] or active[7]:
@@ -184,21 +229,48 @@ def decimal_text(raw: np.ndarray) -> np.ndarray:
     return out[: max(at - 1, 0)]
 
 
+@njit(inline="always")
+def _splitmix64(state: np.uint64) -> np.uint64:
+    z = state
+    z = (z ^ (z >> U64(30))) * U64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> U64(27))) * U64(0x94D049BB133111EB)
+    return z ^ (z >> U64(31))
+
+
+@njit(inline="always")
+def _below(draw: np.uint64, bound: np.uint64, state: np.uint64) -> tuple[np.uint64, np.uint64]:
+    """A uniform index below `bound` (at most 2**32) from a 32-bit draw, Lemire's multiply-shift with
+    its rejection step, so that no index is favoured; returns it and the generator's state."""
+    product = draw * bound
+    if (product & U64(0xFFFFFFFF)) < bound:
+        threshold = (U64(0x100000000) - bound) % bound
+        while (product & U64(0xFFFFFFFF)) < threshold:
+            state += U64(0x9E3779B97F4A7C15)
+            product = (_splitmix64(state) >> U64(32)) * bound
+    return product >> U64(32), state
+
+
 @_jit
 def shuffle(values: np.ndarray, seed: np.uint64) -> None:
-    """Fisher-Yates shuffle in place (splitmix64 + Lemire bounds); one seed, one permutation."""
+    """Fisher-Yates shuffle in place; one seed, one permutation.
+
+    splitmix64 gives 64 random bits per step, two 32-bit draws, each made an exact index by `_below`:
+    half the generator's multiplies of one draw per index."""
+    if values.shape[0] > 2**32:
+        raise ValueError("shuffle: at most 2**32 values")
     state = seed
-    for i in range(values.shape[0] - 1, 0, -1):
-        state += np.uint64(0x9E3779B97F4A7C15)
-        z = state
-        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        z = z ^ (z >> np.uint64(31))
-        bound = np.uint64(i + 1)
-        # multiply-shift: the high 64 bits of z * bound, via 32-bit halves
-        hi_z = z >> np.uint64(32)
-        lo_z = z & np.uint64(0xFFFFFFFF)
-        j = np.int64((hi_z * bound + ((lo_z * bound) >> np.uint64(32))) >> np.uint64(32))
+    i = values.shape[0] - 1
+    while i >= 1:
+        state += U64(0x9E3779B97F4A7C15)
+        bits = _splitmix64(state)
+        j, state = _below(bits >> U64(32), U64(i + 1), state)
         a = values[i]
         values[i] = values[j]
         values[j] = a
+        i -= 1
+        if i >= 1:
+            j, state = _below(bits & U64(0xFFFFFFFF), U64(i + 1), state)
+            a = values[i]
+            values[i] = values[j]
+            values[j] = a
+            i -= 1

@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from fipsforge.entropy._bits import leading_zeros, popcount
+
 _jit = njit(cache=True, nogil=True)
 
 U64 = np.uint64
@@ -154,26 +156,6 @@ def tuple_statistics(adjacent_lcp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return most, pairs_by_len
 
 
-@njit(inline="always")
-def _clz64(x: np.uint64) -> int:
-    if x == U64(0):
-        return 64
-    n = 0
-    for shift in (32, 16, 8, 4, 2, 1):
-        if x >> U64(64 - shift) == U64(0):
-            n += shift
-            x = x << U64(shift)
-    return n
-
-
-@njit(inline="always")
-def _popcount64(x: np.uint64) -> int:
-    x = x - ((x >> U64(1)) & U64(0x5555555555555555))
-    x = (x & U64(0x3333333333333333)) + ((x >> U64(2)) & U64(0x3333333333333333))
-    x = (x + (x >> U64(4))) & U64(0x0F0F0F0F0F0F0F0F)
-    return int((x * U64(0x0101010101010101)) >> U64(56))
-
-
 @_jit
 def window_keys(data: np.ndarray, width: int) -> np.ndarray:
     """For each position, the next 64 // width symbols packed first-symbol-highest (zero-padded at the end)."""
@@ -244,7 +226,7 @@ def adjacent_lcp_of_windows(
             else:
                 break
             if emitted > 0:
-                common = (_clz64(prev_key ^ key) - unused) // width
+                common = (int(leading_zeros(prev_key ^ key)) - unused) // width
                 if common >= per_key and length == per_key and prev_len == per_key:
                     return out, False
                 if length < common:
@@ -402,7 +384,7 @@ def _block_candidates(
     score within the block (listed in `candidate`, in order); returns how many."""
     count = 0
     for o in range(hits.shape[0]):
-        pc = _popcount64(hits[o])
+        pc = int(popcount(hits[o]))
         is_candidate[o] = pc > 0 and score[o] + pc >= high
         if is_candidate[o]:
             candidate[count] = o
@@ -431,7 +413,7 @@ def _settle_block(hits: np.ndarray, score: np.ndarray, is_candidate: np.ndarray)
     """The block's end for the predictors that were not stepped: add their hits at once."""
     for o in range(hits.shape[0]):
         if not is_candidate[o]:
-            score[o] += _popcount64(hits[o])
+            score[o] += int(popcount(hits[o]))
 
 
 @_jit

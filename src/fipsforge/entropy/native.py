@@ -35,7 +35,7 @@ from fipsforge.fsutil import cache_root
 HERE = Path(__file__).resolve().parent
 # What the compiled code depends on, besides the export table below.
 KERNEL_MODULES = ("_kernels", "_iid_kernels", "_bzip2_kernels")
-SOURCES = (*(f"{name}.py" for name in KERNEL_MODULES), "_iid_layout.py")
+SOURCES = (*(f"{name}.py" for name in KERNEL_MODULES), "_iid_layout.py", "_bits.py")
 FORMAT = 1  # bump when the way the module is built changes
 
 

@@ -179,3 +179,37 @@ def test_shuffle_indices_are_unbiased_for_large_bounds() -> None:
     assert abs(float(np.mean(indices % 3 == 0)) - 1 / 3) < 0.02
     plain = (draws * bound) >> np.uint64(32)  # negative control: no rejection
     assert abs(float(np.mean(plain % np.uint64(3) == 0)) - 1 / 2) < 0.02
+
+
+def _segment_collisions(values: list[int]) -> tuple[float, int]:
+    """The reference's collision scan, plainly: segments end at their first repeated value."""
+    distances = []
+    seen: set[int] = set()
+    start = 0
+    for p, value in enumerate(values):
+        if value in seen:
+            distances.append(p - start)
+            seen = set()
+            start = p + 1
+        else:
+            seen.add(value)
+    return (sum(distances) / len(distances) if distances else float("nan")), max(distances, default=0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(2, 256).flatmap(
+        lambda k: st.tuples(st.just(k), st.lists(st.integers(0, k - 1), max_size=600))
+    )
+)
+def test_collision_statistics_match_a_plain_scan(case: tuple[int, list[int]]) -> None:
+    k, values = case  # alphabets up to 64 take the one-word scan, larger ones the table
+    average, most = ik._collisions(np.array(values, dtype=np.uint8), k)
+    expected_average, expected_most = _segment_collisions(values)
+    assert most == expected_most
+    assert average == pytest.approx(expected_average, nan_ok=True)
+
+
+def test_segment_collisions_reference() -> None:
+    # Negative control for the reference: segments 0 1 0 | 2 2 | 1 give distances 2 and 1.
+    assert _segment_collisions([0, 1, 0, 2, 2, 1]) == (1.5, 2)

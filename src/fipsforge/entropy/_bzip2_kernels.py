@@ -267,7 +267,7 @@ def bzip2_tokens(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     orders the text's suffixes that start at a token. Empty when the block is not such text, or has
     more than 256 distinct tokens or fewer than two whole ones."""
     n = block.shape[0]
-    none = (np.empty(0, dtype=np.uint8), np.empty(0, dtype=np.int64))
+    none = (np.empty(0, dtype=np.uint8), np.empty(0, dtype=np.int32))
     first = 0
     while first < n and block[first] != SPACE:
         first += 1
@@ -278,8 +278,9 @@ def bzip2_tokens(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ids = np.full(offset[TOKEN_DIGITS + 1], -1, dtype=np.int64)
     key_of = np.empty(256, dtype=np.int64)
     kinds = 0
-    token = np.empty(max(n - first, 0) + 1, dtype=np.int64)
-    starts = np.empty(max(n - first, 0) + 2, dtype=np.int64)
+    # Small types: these are as long as the block, and this VM makes every fresh page dear.
+    token = np.empty(max(n - first, 0) + 1, dtype=np.uint8)
+    starts = np.empty(max(n - first, 0) + 2, dtype=np.int32)
     count = 0
     digits = 0
     value = 0
@@ -313,10 +314,9 @@ def bzip2_tokens(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     starts[count] = start
     rank_of = np.empty(kinds, dtype=np.int64)
     rank_of[np.argsort(key_of[:kinds])] = np.arange(kinds)
-    ranks = np.empty(count, dtype=np.uint8)
     for t in range(count):
-        ranks[t] = rank_of[token[t]]
-    return ranks, starts[: count + 1].copy()
+        token[t] = rank_of[token[t]]
+    return token[:count], starts[: count + 1]
 
 
 @_inline

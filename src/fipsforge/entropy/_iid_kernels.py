@@ -50,6 +50,8 @@ def group_bytes(bits: np.ndarray) -> np.ndarray:
 @_jit
 def _collisions(x: np.ndarray, k: int) -> tuple[float, int]:
     """Average and maximum of the distances to the first repeated value, scanning in segments."""
+    if k <= 64:
+        return _collisions_in_a_word(x)
     n = x.shape[0]
     seen = np.zeros(k, dtype=np.int64)  # the segment in which each value was last seen: no reset per segment
     segment = 0
@@ -72,6 +74,28 @@ def _collisions(x: np.ndarray, k: int) -> tuple[float, int]:
             seen[x[i + j]] = segment
             j += 1
         i += 1
+    average = total / count if count > 0 else np.nan
+    return average, most
+
+
+@_jit
+def _collisions_in_a_word(x: np.ndarray) -> tuple[float, int]:
+    """`_collisions` for values below 64: the segment's values as bits of one word, and every step
+    a select, so that where a segment ends (random) costs no mispredicted branch."""
+    seen = U64(0)
+    start = 0
+    total = 0
+    count = 0
+    most = 0
+    for p in range(x.shape[0]):
+        bit = U64(1) << U64(x[p])
+        repeated = (seen & bit) != U64(0)
+        distance = p - start if repeated else 0
+        total += distance
+        count += repeated
+        most = max(most, distance)
+        start = p + 1 if repeated else start
+        seen = U64(0) if repeated else seen | bit
     average = total / count if count > 0 else np.nan
     return average, most
 
@@ -181,9 +205,7 @@ def statistics(
         best = 0.0
         for i in range(n):
             running += raw[i]
-            d = abs(np.float64(running) - (i + 1) * raw_mean)
-            if d > best:
-                best = d
+            best = max(best, abs(np.float64(running) - (i + 1) * raw_mean))
         out[0] = best
     if active[4] or active[5]:
         # Symbols are integers: below the median exactly when below its ceiling.

@@ -79,9 +79,9 @@ EXPORTS: dict[str, Export] = {
         "_bzip2_kernels", "bzip2_runs_and_blocks", "Tuple((u1[::1], i8[::1]))", (U1, "i8")
     ),
     "bzip2_rotation_order": Export("_bzip2_kernels", "bzip2_rotation_order", "b1", (U1, "i4[]!", "i8")),
-    "bzip2_tokens": Export("_bzip2_kernels", "bzip2_tokens", "Tuple((u1[::1], i8[::1]))", (U1,)),
+    "bzip2_tokens": Export("_bzip2_kernels", "bzip2_tokens", "Tuple((u1[::1], i4[::1]))", (U1,)),
     "bzip2_token_suffixes": Export(
-        "_bzip2_kernels", "bzip2_token_suffixes", "Tuple((i4[::1], i8))", (U1, U1, I8A, "i4[]")
+        "_bzip2_kernels", "bzip2_token_suffixes", "Tuple((i4[::1], i8))", (U1, U1, "i4[]", "i4[]")
     ),
     "bzip2_block_bits": Export("_bzip2_kernels", "bzip2_block_bits", "i8", (U1, "i4[]")),
 }

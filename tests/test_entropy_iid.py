@@ -136,6 +136,8 @@ def test_word_at_a_time_runs_ignore_flags_past_the_end() -> None:
     buffer = ik._flag_buffer(64)
     buffer[:] = 1
     assert ik._flag_runs(buffer, 64) == (1, 64, 64)
+    assert ik._flag_runs(buffer, 63) == (1, 63, 63)  # the 64th flag, set, is not counted
+    assert ik._flag_runs(buffer, 1) == (1, 1, 1)
     buffer[63] = 0
     assert ik._flag_runs(buffer, 63) == (1, 63, 63)  # the 64th flag is not read
     assert ik._flag_runs(buffer, 64) == (2, 63, 63)  # negative control: read, it ends the run

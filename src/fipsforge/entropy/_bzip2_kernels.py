@@ -278,7 +278,7 @@ def bzip2_tokens(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ids = np.full(offset[TOKEN_DIGITS + 1], -1, dtype=np.int64)
     key_of = np.empty(256, dtype=np.int64)
     kinds = 0
-    # Small types: these are as long as the block, and this VM makes every fresh page dear.
+    # Small types: these are as long as the block, and each fresh page costs a fault on first touch.
     token = np.empty(max(n - first, 0) + 1, dtype=np.uint8)
     starts = np.empty(max(n - first, 0) + 2, dtype=np.int32)
     count = 0

@@ -124,6 +124,9 @@ def _flag_runs(flags: np.ndarray, n: int) -> tuple[int, int, int]:
             word = (word << U64(8)) | ((groups[8 * w + g] * GATHER_FLAGS) >> U64(56))
         packed[w] = word
     packed[words] = U64(0)
+    for w in range(n // 64, words):  # flags past the first n are not the caller's: cleared
+        kept = n - 64 * w
+        packed[w] &= ALL_ONES << U64(64 - kept) if kept > 0 else U64(0)
     ones = 0
     changes = 0
     longest_streak = 0
